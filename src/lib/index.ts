@@ -1,0 +1,6 @@
+export * from './assert.ts'
+export * from './bytes.ts'
+export * from './errors.ts'
+export * from './ids.ts'
+export * from './limits.ts'
+export * from './world.ts'

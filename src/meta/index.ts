@@ -1,0 +1,2 @@
+export type { Entry, Key, KeyRange, MetaStore, MetaStoreCapabilities, ReadTx, TransactOptions, Value, WriteTx } from './meta-store.ts'
+export { decodeKey, key, prefixEnd, prefixRange, type KeyPart } from './keys.ts'
