@@ -2,3 +2,5 @@ export type { Entry, Key, KeyRange, MetaStore, MetaStoreCapabilities, ReadTx, Tr
 export { decodeKey, key, prefixEnd, prefixRange, type KeyPart } from './keys.ts'
 export { MemoryMetaStore } from './memory-store.ts'
 export { LevelMetaStore } from './level-store.ts'
+export { decodeJsonRecord, encodeJsonRecord, encodeRecord, recordBody, recordVersion, recordVersionMax, recordVersionMin } from './record.ts'
+export { scanAll, type ScanAllRange } from './scan-all.ts'
