@@ -279,6 +279,20 @@ export function runMetaStoreCompliance(t: Test, name: string, open: OpenMetaStor
       ),
       { code: 'ABORTED' },
     )
+    // Aborted while another transaction runs (a serializing backend is still waiting for it).
+    let proceed!: () => void
+    const gate = new Promise<void>((resolve) => (proceed = resolve))
+    const blocking = store.transact(async () => gate)
+    const waiting = new AbortController()
+    const waiter = store.transact(async (tx) => tx.put(key('a', 3), text('v')), { signal: waiting.signal })
+    waiting.abort()
+    const outcome = waiter.then(
+      () => 'committed',
+      (error: unknown) => (error as { code?: string }).code,
+    )
+    proceed()
+    await blocking
+    t.equal(await outcome, 'ABORTED')
     t.same(await store.read((tx) => tx.scan({ limit: 10 })), [])
   })
 

@@ -16,3 +16,17 @@ t.test('nested transact on the same store is a TypeError, not a deadlock', async
   t.equal(store.size, 1)
   await store.close()
 })
+
+t.test('a failed commit is IO_ERROR and poisons the store', async (t) => {
+  const diskError = Object.assign(new Error('input/output error'), { code: 'EIO' })
+  class FailingStore extends MemoryMetaStore {
+    protected override async commitBatch(): Promise<void> {
+      throw diskError
+    }
+  }
+  const store = new FailingStore()
+  await t.rejects(store.transact(async (tx) => tx.put(key('k'), Buffer.of(1))), { code: 'IO_ERROR', cause: diskError })
+  await t.rejects(store.transact(async () => {}), { code: 'CLOSED', cause: diskError })
+  t.equal(await store.read((tx) => tx.get(key('k'))), undefined, 'reads still work')
+  await store.close()
+})

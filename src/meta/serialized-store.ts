@@ -43,8 +43,7 @@ export abstract class SerializedMetaStore implements MetaStore {
       throw new TypeError('transact() called inside a transaction of the same store would deadlock')
     }
     this.#checkOpen()
-    throwIfAborted(options.signal)
-    const release = await this.#mutex.lock()
+    const release = await this.#mutex.lock(options.signal)
     try {
       this.#checkOpen()
       this.#checkHealthy()
