@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -51,9 +51,6 @@ t.test('an open from another process fails LOCKED', async (t) => {
 
 t.test('other open failures are IO_ERROR with a cause', async (t) => {
   const notADirectory = join(root, 'file')
-  const store = await LevelMetaStore.open(join(root, 'holder'))
-  await store.close()
-  const { writeFile } = await import('node:fs/promises')
   await writeFile(notADirectory, 'not a database')
   const error = await LevelMetaStore.open(notADirectory).catch((caught: unknown) => caught)
   t.match(error, { code: 'IO_ERROR' })
