@@ -25,7 +25,7 @@ import {
   type MasterKey,
 } from '../crypto/index.ts'
 import { assert, keyDomainIdFrom, limits, plainDomain, StoreError, type KeyDomainId, type Random } from '../lib/index.ts'
-import { decodeKey, key, prefixRange, type MetaStore, type ReadTx, type WriteTx } from '../meta/index.ts'
+import { decodeKey, encodeRecord, key, prefixRange, recordBody, type MetaStore, type ReadTx, type WriteTx } from '../meta/index.ts'
 
 const verifierKey = key('key', 'master')
 const domainCounterKey = key('sys', 'seq', 'keyDomain')
@@ -58,27 +58,28 @@ interface Verifier {
 const verifierBytes = 2 + 2 * masterKeyIdBytes + verifierCheckBytes
 
 function encodeVerifier(verifier: Verifier): Buffer {
-  const out = Buffer.alloc(verifierBytes)
-  out[0] = recordVersion
-  out[1] = verifier.targetId ? 1 : 0
-  verifier.currentId.copy(out, 2)
-  verifier.targetId?.copy(out, 2 + masterKeyIdBytes)
   assert(verifier.check.length === verifierCheckBytes, 'verifier check layout')
-  verifier.check.copy(out, 2 + 2 * masterKeyIdBytes)
-  return out
+  const body = Buffer.alloc(verifierBytes - 1)
+  body[0] = verifier.targetId ? 1 : 0
+  verifier.currentId.copy(body, 1)
+  verifier.targetId?.copy(body, 1 + masterKeyIdBytes)
+  verifier.check.copy(body, 1 + 2 * masterKeyIdBytes)
+  return encodeRecord(recordVersion, body)
 }
 
-function damaged(what: string, detail: string): StoreError {
-  return new StoreError('KEY_UNAVAILABLE', `${what} is damaged or from a newer Cairn: ${detail}`)
+/** Malformed stored bytes are corrupt metadata: IO_ERROR, as docs/format/meta-keys.md section 2 says. */
+function corrupt(what: string, detail: string): StoreError {
+  return new StoreError('IO_ERROR', `metadata record ${what} is corrupt: ${detail}`)
 }
 
 function decodeVerifier(bytes: Buffer): Verifier {
-  if (bytes[0] !== recordVersion) throw damaged('the master key verifier', `version ${bytes[0]}, expected ${recordVersion}`)
-  if (bytes.length !== verifierBytes) throw damaged('the master key verifier', `${bytes.length} bytes, expected ${verifierBytes}`)
-  const state = bytes[1]
-  if (state !== 0 && state !== 1) throw damaged('the master key verifier', `state ${state}`)
-  const idAt = (index: number): Buffer => Buffer.from(bytes.subarray(2 + index * masterKeyIdBytes, 2 + (index + 1) * masterKeyIdBytes))
-  return { currentId: idAt(0), targetId: state === 1 ? idAt(1) : undefined, check: Buffer.from(bytes.subarray(2 + 2 * masterKeyIdBytes)) }
+  const what = "('key', 'master')"
+  const { body } = recordBody(bytes, [recordVersion], what)
+  if (bytes.length !== verifierBytes) throw corrupt(what, `${bytes.length} bytes, expected ${verifierBytes}`)
+  const state = body[0]
+  if (state !== 0 && state !== 1) throw corrupt(what, `state ${state}`)
+  const idAt = (index: number): Buffer => Buffer.from(body.subarray(1 + index * masterKeyIdBytes, 1 + (index + 1) * masterKeyIdBytes))
+  return { currentId: idAt(0), targetId: state === 1 ? idAt(1) : undefined, check: Buffer.from(body.subarray(1 + 2 * masterKeyIdBytes)) }
 }
 
 async function readVerifier(tx: ReadTx): Promise<Verifier> {
@@ -95,28 +96,32 @@ interface DomainRecord {
 const domainRecordBytes = 1 + masterKeyIdBytes + wrappedDataKeyBytes
 
 function encodeDomainRecord(record: DomainRecord): Buffer {
-  assert(record.wrappedDataKey.length === wrappedDataKeyBytes, 'wrapped data key layout')
-  return Buffer.concat([Buffer.of(recordVersion), record.wrappedBy, record.wrappedDataKey])
+  assert(record.wrappedBy.length === masterKeyIdBytes && record.wrappedDataKey.length === wrappedDataKeyBytes, 'domain record layout')
+  return encodeRecord(recordVersion, Buffer.concat([record.wrappedBy, record.wrappedDataKey]))
 }
 
 function decodeDomainRecord(domain: KeyDomainId, bytes: Buffer): DomainRecord {
-  const what = `the key record of domain ${domain}`
-  if (bytes[0] !== recordVersion) throw damaged(what, `version ${bytes[0]}, expected ${recordVersion}`)
-  if (bytes.length !== domainRecordBytes) throw damaged(what, `${bytes.length} bytes, expected ${domainRecordBytes}`)
-  return { wrappedBy: Buffer.from(bytes.subarray(1, 1 + masterKeyIdBytes)), wrappedDataKey: Buffer.from(bytes.subarray(1 + masterKeyIdBytes)) }
+  const what = `('key', 'domain', ${domain})`
+  const { body } = recordBody(bytes, [recordVersion], what)
+  if (bytes.length !== domainRecordBytes) throw corrupt(what, `${bytes.length} bytes, expected ${domainRecordBytes}`)
+  return { wrappedBy: Buffer.from(body.subarray(0, masterKeyIdBytes)), wrappedDataKey: Buffer.from(body.subarray(masterKeyIdBytes)) }
 }
 
+/** Counter value: version (1) | last domain id handed out (u64 little-endian), like ('sys','seq','pack'). */
 function decodeCounter(bytes: Buffer | undefined): number {
   if (bytes === undefined) return 0
-  if (bytes[0] !== recordVersion || bytes.length !== 9) throw damaged('the key domain counter', `${bytes.length} bytes, version ${bytes[0]}`)
-  return Number(bytes.readBigUInt64BE(1))
+  const what = "('sys', 'seq', 'keyDomain')"
+  const { body } = recordBody(bytes, [recordVersion], what)
+  if (body.length !== 8) throw corrupt(what, `${bytes.length} bytes, expected 9`)
+  const last = body.readBigUInt64LE(0)
+  if (last > BigInt(keyDomainIdMax)) throw corrupt(what, `last domain id ${last} is past ${keyDomainIdMax}`)
+  return Number(last)
 }
 
 function encodeCounter(value: number): Buffer {
-  const out = Buffer.alloc(9)
-  out[0] = recordVersion
-  out.writeBigUInt64BE(BigInt(value), 1)
-  return out
+  const body = Buffer.alloc(8)
+  body.writeBigUInt64LE(BigInt(value), 0)
+  return encodeRecord(recordVersion, body)
 }
 
 function domainOfKey(encoded: Buffer): KeyDomainId {
@@ -216,7 +221,7 @@ export class KeyRing {
       )
     }
     const check = unwrapDataKey(current, verifier.check, verifierContext)
-    if (!check.equals(verifierCheckValue)) throw damaged('the master key verifier', 'its check value is wrong')
+    if (!check.equals(verifierCheckValue)) throw corrupt("('key', 'master')", 'its check value is wrong')
   }
 
   #masterFor(id: Buffer, what: string): MasterKey {

@@ -18,15 +18,18 @@ export {
   decodeMasterKeyFile,
   encodeMasterKeyFile,
   loadMasterKey,
+  loadPreviousMasterKey,
   masterKeyFileVersion,
   masterKeyFromBytes,
   masterKeyIdBytes,
   masterKeyIdHex,
   masterKeyPath,
   parseMasterKeyText,
+  previousMasterKeyPath,
   readMasterKeyFile,
   type LoadedMasterKey,
   type LoadMasterKeyOptions,
+  type LoadPreviousMasterKeyOptions,
   type MasterKey,
 } from './master-key.ts'
 export { xtsDecryptSector, xtsEncryptSector, xtsKeyBytes } from './xts.ts'

@@ -4,7 +4,7 @@ import { stat, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { nodeIo, FaultyIo } from '../io/index.ts'
 import { systemRandom } from '../lib/index.ts'
-import { encodeMasterKeyFile, loadMasterKey, masterKeyFromBytes, masterKeyPath, parseMasterKeyText } from './master-key.ts'
+import { encodeMasterKeyFile, loadMasterKey, loadPreviousMasterKey, masterKeyFromBytes, masterKeyPath, parseMasterKeyText, previousMasterKeyPath } from './master-key.ts'
 
 const keyBytes = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex')
 
@@ -117,4 +117,19 @@ t.test('a failed fsync while creating the key file fails the load', async (t) =>
   io.addRule({ operation: 'sync', kind: 'EIO', path: /master\.key/ })
   await t.rejects(loadMasterKey({ io, dataDir, envValue: undefined, random: systemRandom }), { code: 'IO_ERROR' })
   t.equal(await nodeIo.sizeBytesOf(masterKeyPath(dataDir)), undefined, 'no key file appears')
+})
+
+t.test('the previous master key comes from its env value, else master.key.previous, else nothing', async (t) => {
+  const dataDir = t.testdir()
+  t.equal(await loadPreviousMasterKey({ io: nodeIo, dataDir, envValue: undefined }), undefined)
+  const fromEnv = await loadPreviousMasterKey({ io: nodeIo, dataDir, envValue: keyBytes.toString('base64') })
+  t.equal(fromEnv?.source, 'env')
+  t.ok(fromEnv?.masterKey.key.equals(keyBytes))
+  await t.rejects(loadPreviousMasterKey({ io: nodeIo, dataDir, envValue: 'x' }), { code: 'INVALID_ARGUMENT', message: /CAIRN_PREVIOUS_MASTER_KEY/ })
+  await mkdir(join(dataDir, 'keys'))
+  await writeFile(previousMasterKeyPath(dataDir), encodeMasterKeyFile(masterKeyFromBytes(keyBytes)))
+  const fromFile = await loadPreviousMasterKey({ io: nodeIo, dataDir, envValue: undefined })
+  t.equal(fromFile?.source, 'file')
+  t.ok(fromFile?.masterKey.key.equals(keyBytes))
+  t.equal(await nodeIo.sizeBytesOf(masterKeyPath(dataDir)), undefined, 'loading the previous key creates no current key')
 })

@@ -97,6 +97,11 @@ export function masterKeyPath(dataDir: string): string {
   return join(dataDir, 'keys', 'master.key')
 }
 
+/** Where an operator puts the old key while a master key rotation runs (docs/format/keys.md). */
+export function previousMasterKeyPath(dataDir: string): string {
+  return join(dataDir, 'keys', 'master.key.previous')
+}
+
 /** Read a master key file, or undefined when it does not exist. */
 export async function readMasterKeyFile(io: Io, path: string): Promise<MasterKey | undefined> {
   let bytes: Buffer | undefined
@@ -141,4 +146,23 @@ export async function loadMasterKey(options: LoadMasterKeyOptions): Promise<Load
   await io.syncDir(dataDir)
   await writeFileAtomic(io, path, encodeMasterKeyFile(masterKey), 0o600)
   return { masterKey, created: true, source: 'file' }
+}
+
+export interface LoadPreviousMasterKeyOptions {
+  io: Io
+  dataDir: string
+  /** process.env.CAIRN_PREVIOUS_MASTER_KEY, read by main/. */
+  envValue: string | undefined
+}
+
+/**
+ * The previous master key during a rotation: from CAIRN_PREVIOUS_MASTER_KEY when set, else from
+ * <dataDir>/keys/master.key.previous, else undefined. Never created.
+ */
+export async function loadPreviousMasterKey(options: LoadPreviousMasterKeyOptions): Promise<{ masterKey: MasterKey; source: 'env' | 'file' } | undefined> {
+  if (options.envValue !== undefined) {
+    return { masterKey: parseMasterKeyText(options.envValue, 'CAIRN_PREVIOUS_MASTER_KEY'), source: 'env' }
+  }
+  const masterKey = await readMasterKeyFile(options.io, previousMasterKeyPath(options.dataDir))
+  return masterKey ? { masterKey, source: 'file' } : undefined
 }
