@@ -2,7 +2,7 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { masterKeyFromBytes, plainDomainKeys, type DomainKeys, type MasterKey } from '../crypto/index.ts'
 import { keyDomainIdFrom, plainDomain, StoreError, systemRandom, type KeyDomainId } from '../lib/index.ts'
-import { key, MemoryMetaStore, type MetaStore, type ReadTx, type TransactOptions, type WriteTx } from '../meta/index.ts'
+import { key, LevelMetaStore, MemoryMetaStore, type MetaStore, type ReadTx, type TransactOptions, type WriteTx } from '../meta/index.ts'
 import { KeyRing } from './keyring.ts'
 
 const newMaster = (): MasterKey => masterKeyFromBytes(randomBytes(32))
@@ -92,6 +92,12 @@ t.test('a wrong master key fails open with both key ids', async (t) => {
     code: 'KEY_UNAVAILABLE',
     message: `the master key does not match this data dir (expected key id ${hex(right)}, got ${hex(wrong)})`,
   })
+  const previous = newMaster()
+  await t.rejects(KeyRing.open({ meta, masterKey: wrong, previousMasterKey: previous, random: systemRandom }), {
+    code: 'KEY_UNAVAILABLE',
+    message: `the master key does not match this data dir (expected key id ${hex(right)}, got ${hex(wrong)}, previous ${hex(previous)})`,
+  })
+  t.ok(await KeyRing.open({ meta, masterKey: wrong, previousMasterKey: right, random: systemRandom }), 'the previous key alone opens a steady ring')
 })
 
 t.test('a damaged or moved domain record is KEY_UNAVAILABLE, never wrong keys', async (t) => {
@@ -220,4 +226,19 @@ t.test('unwrapped keys are cached, within a bound', async (t) => {
   t.equal(meta.reads - readsBefore, 3)
   await ring.keysFor(keyDomainIdFrom(1))
   t.equal(meta.reads - readsBefore, 4, 'an evicted domain is read again')
+})
+
+t.test('a rotation survives a real LevelDB close and reopen', async (t) => {
+  const path = t.testdir()
+  const oldMaster = newMaster()
+  const nextMaster = newMaster()
+  let meta = await LevelMetaStore.open(path)
+  const keys = await createDomains(await KeyRing.open({ meta, masterKey: oldMaster, random: systemRandom }), 3)
+  const ring = await KeyRing.open({ meta, masterKey: nextMaster, previousMasterKey: oldMaster, random: systemRandom })
+  t.same(await ring.rotateMaster(nextMaster), { rewrappedDomains: 3 })
+  await meta.close()
+  meta = await LevelMetaStore.open(path)
+  t.teardown(() => meta.close())
+  await assertSameKeys(t, await KeyRing.open({ meta, masterKey: nextMaster, random: systemRandom }), keys)
+  await t.rejects(KeyRing.open({ meta, masterKey: oldMaster, random: systemRandom }), { code: 'KEY_UNAVAILABLE' })
 })

@@ -205,6 +205,7 @@ export class KeyRing {
   #checkVerifier(verifier: Verifier, given: MasterKey): void {
     const current = this.#masters.get(hex(verifier.currentId))
     const heldIds = [...this.#masters.keys()].join(', ')
+    const previous = [...this.#masters.keys()].filter((id) => id !== hex(given.id))
     if (verifier.targetId) {
       if (!current || !this.#masters.has(hex(verifier.targetId))) {
         throw new StoreError(
@@ -217,7 +218,7 @@ export class KeyRing {
       throw new StoreError(
         'KEY_UNAVAILABLE',
         `the master key does not match this data dir (expected key id ${hex(verifier.currentId)}, got ${hex(given.id)}` +
-          `${this.#masters.size > 1 ? ` and previous ${heldIds}` : ''})`,
+          `${previous.length > 0 ? `, previous ${previous.join(', ')}` : ''})`,
       )
     }
     const check = unwrapDataKey(current, verifier.check, verifierContext)
