@@ -63,11 +63,17 @@ export async function writeFileAtomic(io: Io, path: string, data: Uint8Array, mo
   const temporaryPath = `${path}.tmp-${process.pid}`
   const handle = await io.open(temporaryPath, 'w+', mode)
   try {
-    await writeAll(handle, data, 0)
-    await handle.sync()
-  } finally {
-    await handle.close()
+    try {
+      await writeAll(handle, data, 0)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await io.rename(temporaryPath, path)
+  } catch (error) {
+    // Leave no temp file behind; the original error is what the caller needs to see.
+    await io.unlink(temporaryPath).catch(() => undefined)
+    throw error
   }
-  await io.rename(temporaryPath, path)
   await io.syncDir(dirname(path))
 }
