@@ -1,0 +1,257 @@
+// Server configuration, parsed ONCE here from flags, environment and an optional JSON config
+// file, with precedence flag > env > file > default. Nothing below main/ reads process.env or
+// argv: the parsed ServerConfig is passed down explicitly.
+//
+// Contract: parseServerConfig either returns a complete, validated config (absolute paths,
+// parsed addresses, numbers in range) or throws UsageError naming the option and its source.
+// Secrets (root credentials, master key) come from the environment only, never from flags
+// (argv is visible to every local user in `ps`) or the config file.
+import { isAbsolute, resolve, dirname } from 'node:path'
+import { limits, parseSize, isStoreError } from '../lib/index.ts'
+import { parseFlags, type FlagOptions } from './flags.ts'
+import { isLogLevel, logLevels, type LogLevel } from './logger.ts'
+import { parseAddress, formatAddress, addressesConflict, type Address } from './address.ts'
+import { UsageError } from './usage-error.ts'
+
+export { parseAddress, formatAddress, type Address } from './address.ts'
+
+type OptionKind = 'path' | 'optional-path' | 'address' | 'seconds' | 'log-level' | 'size'
+
+interface OptionSpec {
+  kind: OptionKind
+  env: string
+  /** Default as the user would type it; undefined means "none" (or derived, see help). */
+  defaultText: string | undefined
+  placeholder: string
+  help: string
+}
+
+/** Every server option: flag name (also the config-file key) -> spec. */
+export const serverOptionSpecs = {
+  'data-dir': { kind: 'path', env: 'CAIRN_DATA_DIR', defaultText: './data', placeholder: 'DIR', help: 'data directory (metadata, packs, keys, credentials)' },
+  'cold-dir': { kind: 'path', env: 'CAIRN_COLD_DIR', defaultText: undefined, placeholder: 'DIR', help: 'cold-tier pack directory (default <data-dir>/cold)' },
+  's3-address': { kind: 'address', env: 'CAIRN_S3_ADDRESS', defaultText: '127.0.0.1:9000', placeholder: 'HOST:PORT', help: 'S3 API over HTTP' },
+  's3-tls-address': { kind: 'address', env: 'CAIRN_S3_TLS_ADDRESS', defaultText: '127.0.0.1:9443', placeholder: 'HOST:PORT', help: 'S3 API over HTTPS' },
+  'admin-address': { kind: 'address', env: 'CAIRN_ADMIN_ADDRESS', defaultText: '127.0.0.1:9001', placeholder: 'HOST:PORT', help: 'admin API, /health and /metrics' },
+  'nbd-address': { kind: 'address', env: 'CAIRN_NBD_ADDRESS', defaultText: '127.0.0.1:10809', placeholder: 'HOST:PORT', help: 'NBD block volumes over TCP' },
+  'nbd-socket': { kind: 'optional-path', env: 'CAIRN_NBD_SOCKET', defaultText: undefined, placeholder: 'PATH', help: 'NBD over a Unix socket (default: none)' },
+  'nfs-address': { kind: 'address', env: 'CAIRN_NFS_ADDRESS', defaultText: '127.0.0.1:2049', placeholder: 'HOST:PORT', help: 'NFSv4 filesystem' },
+  'gc-grace-seconds': { kind: 'seconds', env: 'CAIRN_GC_GRACE_SECONDS', defaultText: String(limits.gcGraceMsDefault / 1000), placeholder: 'N', help: 'keep unreferenced chunks this long before collecting them' },
+  'log-level': { kind: 'log-level', env: 'CAIRN_LOG_LEVEL', defaultText: 'info', placeholder: 'LEVEL', help: `one of ${logLevels.join(', ')}` },
+} as const satisfies Record<string, OptionSpec>
+
+export type ServerOptionName = keyof typeof serverOptionSpecs
+const optionNames = Object.keys(serverOptionSpecs) as ServerOptionName[]
+
+export const configFileEnv = 'CAIRN_CONFIG'
+
+export interface ServerConfig {
+  /** Absolute. */
+  readonly dataDir: string
+  /** Absolute. */
+  readonly coldDir: string
+  readonly s3Address: Address
+  readonly s3TlsAddress: Address
+  readonly adminAddress: Address
+  readonly nbdAddress: Address
+  /** Absolute, or undefined for no Unix-socket listener. */
+  readonly nbdSocket: string | undefined
+  readonly nfsAddress: Address
+  readonly gcGraceMs: number
+  readonly logLevel: LogLevel
+  /** Absolute path of the config file that was read, if any. */
+  readonly configFile: string | undefined
+  /** CAIRN_ROOT_ACCESS_KEY / CAIRN_ROOT_SECRET_KEY as given (validated in credentials.ts). */
+  readonly rootAccessKeyText: string | undefined
+  readonly rootSecretKeyText: string | undefined
+  /** CAIRN_MASTER_KEY as given (validated by crypto's loadMasterKey). */
+  readonly masterKeyText: string | undefined
+}
+
+export interface ConfigSource {
+  args: readonly string[]
+  env: Readonly<Record<string, string | undefined>>
+  cwd: string
+  /** Reads the config file; default node:fs readFileSync. Injected for tests. */
+  readTextFile: (path: string) => string
+}
+
+export interface ParsedServerArgs {
+  config: ServerConfig
+  help: boolean
+  /** Extra boolean flags a subcommand asked for (e.g. repair's --rebuild-index). */
+  switches: Record<string, boolean>
+}
+
+const helpHint = 'run `cairn help server` for the list of flags'
+
+/** Parse flags, env and config file into a validated ServerConfig. */
+export function parseServerConfig(source: ConfigSource, extraSwitches: readonly string[] = []): ParsedServerArgs {
+  const flagOptions: FlagOptions = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
+  for (const name of optionNames) flagOptions[name] = { type: 'string' }
+  for (const name of extraSwitches) flagOptions[name] = { type: 'boolean' }
+  const { values } = parseFlags(source.args, flagOptions, { hint: helpHint })
+  const switches: Record<string, boolean> = {}
+  for (const name of extraSwitches) switches[name] = values[name] === true
+
+  const configPathText = stringValue(values.config) ?? nonEmpty(source.env[configFileEnv])
+  const configFile = configPathText === undefined ? undefined : resolve(source.cwd, configPathText)
+  const fileValues = configFile === undefined ? {} : readConfigFile(configFile, source.readTextFile)
+
+  const pick = (name: ServerOptionName): RawValue | undefined => {
+    const spec: OptionSpec = serverOptionSpecs[name]
+    const flag = stringValue(values[name])
+    if (flag !== undefined) return { text: flag, origin: `--${name}`, baseDir: source.cwd }
+    const fromEnv = nonEmpty(source.env[spec.env])
+    if (fromEnv !== undefined) return { text: fromEnv, origin: spec.env, baseDir: source.cwd }
+    const fromFile = fileValues[name]
+    if (fromFile !== undefined) return { text: fromFile, origin: `"${name}" in ${configFile}`, baseDir: dirname(configFile ?? '.') }
+    if (spec.defaultText !== undefined) return { text: spec.defaultText, origin: `default of --${name}`, baseDir: source.cwd }
+    return undefined
+  }
+
+  const dataDir = pathOf(must(pick('data-dir')))
+  const coldRaw = pick('cold-dir')
+  const socketRaw = pick('nbd-socket')
+  const config: ServerConfig = {
+    dataDir,
+    coldDir: coldRaw === undefined ? resolve(dataDir, 'cold') : pathOf(coldRaw),
+    s3Address: addressOf(must(pick('s3-address'))),
+    s3TlsAddress: addressOf(must(pick('s3-tls-address'))),
+    adminAddress: addressOf(must(pick('admin-address'))),
+    nbdAddress: addressOf(must(pick('nbd-address'))),
+    nbdSocket: socketRaw === undefined ? undefined : pathOf(socketRaw),
+    nfsAddress: addressOf(must(pick('nfs-address'))),
+    gcGraceMs: secondsOf(must(pick('gc-grace-seconds'))) * 1000,
+    logLevel: logLevelOf(must(pick('log-level'))),
+    configFile,
+    rootAccessKeyText: nonEmpty(source.env.CAIRN_ROOT_ACCESS_KEY),
+    rootSecretKeyText: nonEmpty(source.env.CAIRN_ROOT_SECRET_KEY),
+    masterKeyText: nonEmpty(source.env.CAIRN_MASTER_KEY),
+  }
+  checkListenersDistinct(config)
+  return { config, help: values.help === true, switches }
+}
+
+/** Every TCP listener as [option name, address], for logging and conflict checks. */
+export function tcpListeners(config: ServerConfig): Array<[ServerOptionName, Address]> {
+  return [
+    ['admin-address', config.adminAddress],
+    ['s3-address', config.s3Address],
+    ['s3-tls-address', config.s3TlsAddress],
+    ['nbd-address', config.nbdAddress],
+    ['nfs-address', config.nfsAddress],
+  ]
+}
+
+/** Parse an option value of kind 'size' ("10GiB"), for options and subcommands that take sizes. */
+export function sizeOption(text: string, origin: string): number {
+  try {
+    return parseSize(text)
+  } catch (error) {
+    if (isStoreError(error, 'INVALID_ARGUMENT')) throw new UsageError(`${origin}: ${error.message}`, { cause: error })
+    throw error
+  }
+}
+
+/** The flag list for `cairn help server`, generated from the specs so it cannot drift. */
+export function serverFlagsHelp(): string {
+  const rows = optionNames.map((name) => {
+    const spec: OptionSpec = serverOptionSpecs[name]
+    const shownDefault = spec.defaultText === undefined ? '' : ` (default ${spec.defaultText})`
+    return [`--${name} ${spec.placeholder}`, `${spec.help}${shownDefault}; env ${spec.env}`]
+  })
+  rows.unshift(['--config PATH', `JSON config file; env ${configFileEnv}`])
+  const width = Math.max(...rows.map(([flag]) => (flag ?? '').length))
+  return rows.map(([flag, text]) => `  ${(flag ?? '').padEnd(width)}  ${text}`).join('\n')
+}
+
+interface RawValue {
+  text: string
+  /** Where the value came from, for error messages. */
+  origin: string
+  /** Relative paths resolve against this (cwd, or the config file's directory). */
+  baseDir: string
+}
+
+function pathOf(raw: RawValue): string {
+  if (raw.text.includes('\0')) throw new UsageError(`${raw.origin}: a path cannot contain NUL bytes`)
+  return isAbsolute(raw.text) ? resolve(raw.text) : resolve(raw.baseDir, raw.text)
+}
+
+function addressOf(raw: RawValue): Address {
+  return parseAddress(raw.text, raw.origin)
+}
+
+function secondsOf(raw: RawValue): number {
+  const seconds = Number(raw.text)
+  if (!/^\d+$/.test(raw.text.trim()) || !Number.isSafeInteger(seconds) || seconds > 10 * 365 * 24 * 3600) {
+    throw new UsageError(`${raw.origin}: "${raw.text}" is not a whole number of seconds (0 to 10 years)`)
+  }
+  return seconds
+}
+
+function logLevelOf(raw: RawValue): LogLevel {
+  if (!isLogLevel(raw.text)) throw new UsageError(`${raw.origin}: "${raw.text}" is not a log level (${logLevels.join(', ')})`)
+  return raw.text
+}
+
+function checkListenersDistinct(config: ServerConfig): void {
+  const listeners = tcpListeners(config)
+  for (const [index, [name, address]] of listeners.entries()) {
+    for (const [otherName, other] of listeners.slice(index + 1)) {
+      if (addressesConflict(address, other)) {
+        throw new UsageError(`--${name} and --${otherName} both use ${formatAddress(address)}; give each listener its own port`)
+      }
+    }
+  }
+}
+
+/** Read the JSON config file: an object whose keys are flag names; values strings (numbers allowed). */
+function readConfigFile(path: string, readTextFile: (path: string) => string): Partial<Record<ServerOptionName, string>> {
+  let text: string
+  try {
+    text = readTextFile(path)
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    throw new UsageError(`config file ${path}: cannot read it (${typeof code === 'string' ? code : String(error)})`, { cause: error })
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    throw new UsageError(`config file ${path}: not valid JSON (${(error as Error).message})`, { cause: error })
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`config file ${path}: must hold one JSON object, e.g. {"data-dir": "/var/lib/cairn"}`)
+  }
+  const result: Partial<Record<ServerOptionName, string>> = {}
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!(optionNames as string[]).includes(name)) {
+      throw new UsageError(`config file ${path}: unknown key "${name}" (keys are flag names: ${optionNames.join(', ')})`)
+    }
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      result[name as ServerOptionName] = String(value)
+    } else if (typeof value === 'string') {
+      result[name as ServerOptionName] = value
+    } else {
+      throw new UsageError(`config file ${path}: "${name}" must be a string`)
+    }
+  }
+  return result
+}
+
+function stringValue(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined
+}
+
+/** Empty environment variables count as unset (the usual shell idiom `CAIRN_X= cairn ...`). */
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === undefined || text === '' ? undefined : text
+}
+
+function must<T>(value: T | undefined): T {
+  // Only options with a defaultText reach here; a missing one is a bug in the spec table.
+  if (value === undefined) throw new TypeError('server option without a default')
+  return value
+}

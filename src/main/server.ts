@@ -1,0 +1,193 @@
+// `cairn server`: the long-running process. Start order: data dir -> engine (takes the data-dir
+// lock) -> root credentials -> admin API -> (S3, NBD, NFS in later issues). Stop order is the
+// reverse: mark unhealthy, stop accepting, let in-flight requests finish (bounded by
+// shutdownGraceMs), close the engine, exit 0.
+//
+// Invariants: nothing listens before the engine holds the lock, so a second start on the same
+// data dir fails before binding anything. Generated credentials are shown once, on the
+// terminal, never in the log. A bug (AssertionError/TypeError) is never survived: it is logged
+// with its stack and the process exits 70.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { AddressInfo } from 'node:net'
+import { adminPlugin, createMetricsRegistry, type JsonObject } from '../admin/index.ts'
+import { addressUrl, formatAddress, type Address } from './address.ts'
+import { tcpListeners, type ServerConfig } from './config.ts'
+import { credentialsFromEnv, formatCredentialsAnnouncement, loadRootCredentials, type RootCredentials } from './credentials.ts'
+import { openEngine, systemWorld, type Engine, type EngineWorld } from './engine.ts'
+import type { Logger } from './logger.ts'
+import { cairnVersion } from './version.ts'
+
+/** In-flight requests get this long to finish at shutdown before connections are cut. */
+export const shutdownGraceMs = 10_000
+/** After this long the process exits even if closing the engine hangs. */
+export const shutdownHardLimitMs = 30_000
+
+/** Exit status for bugs (sysexits EX_SOFTWARE). */
+export const bugExitCode = 70
+
+export interface ServerOptions {
+  config: ServerConfig
+  logger: Logger
+  /** The terminal, for the once-only credentials announcement (stderr). */
+  announce: (text: string) => void
+  /** Called with a bug caught inside a request handler: log and exit 70 (main) or record (tests). */
+  onBug: (error: Error) => void
+  world?: EngineWorld
+}
+
+export interface RunningServer {
+  readonly adminUrl: string
+  readonly engine: Engine
+  /** Idempotent; resolves when everything is closed. */
+  stop(reason: string): Promise<void>
+}
+
+/** Listeners from later issues: their addresses are validated now but nothing binds them. */
+const notImplementedListeners = new Set(['s3-address', 's3-tls-address', 'nbd-address', 'nfs-address'])
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { config, logger } = options
+  const world = options.world ?? systemWorld
+  const startedAtMs = world.clock.nowMs()
+  // Validate before taking the lock: a config mistake must not depend on the data dir state.
+  const fromEnv = credentialsFromEnv(config.rootAccessKeyText, config.rootSecretKeyText)
+  logger.info({ version: cairnVersion, node: process.versions.node, dataDir: config.dataDir, configFile: config.configFile }, 'starting cairn server')
+  const engine = await openEngine(config, logger, world)
+  let app: FastifyInstance | undefined
+  try {
+    const credentials = await rootCredentials(config, fromEnv, world, options, logger)
+    const state = { shuttingDown: false }
+    const shutdownController = new AbortController()
+    let adminUrl = addressUrl(config.adminAddress)
+    app = await buildAdminApp({ config, logger, engine, credentials, state, shutdownSignal: shutdownController.signal, startedAtMs, world, onBug: options.onBug, adminUrl: () => adminUrl })
+    adminUrl = await listen(app, config.adminAddress, '--admin-address')
+    logger.info({ listener: 'admin', url: adminUrl }, `admin API listening on ${adminUrl}`)
+    for (const [name, address] of tcpListeners(config)) {
+      if (!notImplementedListeners.has(name)) continue
+      logger.info({ listener: name.replace(/-address$/, ''), address: formatAddress(address) }, `${name.replace(/-address$/, '')} listener not implemented yet (${formatAddress(address)} not bound)`)
+    }
+    if (config.nbdSocket !== undefined) logger.info({ listener: 'nbd-socket', path: config.nbdSocket }, 'nbd-socket listener not implemented yet')
+    return { adminUrl, engine, stop: stopper(app, engine, state, shutdownController, logger) }
+  } catch (error) {
+    await app?.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the admin API failed'))
+    await engine.close()
+    throw error
+  }
+}
+
+async function rootCredentials(
+  config: ServerConfig,
+  fromEnv: RootCredentials | undefined,
+  world: EngineWorld,
+  options: ServerOptions,
+  logger: Logger,
+): Promise<RootCredentials> {
+  const loaded = await loadRootCredentials({ io: world.io, dataDir: config.dataDir, fromEnv, random: world.random, clock: world.clock })
+  if (loaded.source === 'generated') options.announce(formatCredentialsAnnouncement(loaded.credentials, loaded.path))
+  // The access key is an identifier, safe to log; the secret never is.
+  logger.info({ source: loaded.source, accessKey: loaded.credentials.accessKey, path: loaded.source === 'env' ? undefined : loaded.path }, 'root credentials ready')
+  return loaded.credentials
+}
+
+interface AdminAppParts {
+  config: ServerConfig
+  logger: Logger
+  engine: Engine
+  credentials: RootCredentials
+  state: { shuttingDown: boolean }
+  shutdownSignal: AbortSignal
+  startedAtMs: number
+  world: EngineWorld
+  onBug: (error: Error) => void
+  adminUrl: () => string
+}
+
+async function buildAdminApp(parts: AdminAppParts): Promise<FastifyInstance> {
+  const { config, logger, engine, credentials, state, shutdownSignal, startedAtMs, world, onBug, adminUrl } = parts
+  // fastify logs only its "Server listening" line at info; we log our own structured one, so
+  // its logger starts at warn unless the operator asked for more detail.
+  const level = config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn'
+  const adminLogger = logger.child({ component: 'admin' }, { level: config.logLevel === 'silent' ? 'silent' : level })
+  const app = Fastify({
+    // Our logger follows pino's calling convention; fastify's type wants pino's generics.
+    loggerInstance: adminLogger as unknown as FastifyBaseLogger,
+    // Health checks and scrapes every few seconds would drown the log; errors are logged by the plugin.
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  })
+  const registry = createMetricsRegistry({ version: cairnVersion })
+  engine.registerMetrics(registry)
+  await app.register(adminPlugin, {
+    engine,
+    credentials,
+    registry,
+    version: cairnVersion,
+    clock: world.clock,
+    startedAtMs,
+    isShuttingDown: () => state.shuttingDown,
+    listeners: () => listenerTable(config, adminUrl()),
+    shutdownSignal,
+    onBug,
+  })
+  return app
+}
+
+function listenerTable(config: ServerConfig, adminUrl: string): JsonObject {
+  const table: JsonObject = { admin: adminUrl }
+  for (const [name, address] of tcpListeners(config)) {
+    if (notImplementedListeners.has(name)) table[name.replace(/-address$/, '')] = `${formatAddress(address)} (not implemented yet)`
+  }
+  if (config.nbdSocket !== undefined) table['nbd-socket'] = `${config.nbdSocket} (not implemented yet)`
+  return table
+}
+
+export class ListenError extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options)
+    this.name = 'ListenError'
+  }
+}
+
+/** Listen and return the URL actually bound (port 0 becomes the port the OS chose). */
+async function listen(app: FastifyInstance, address: Address, flag: string): Promise<string> {
+  try {
+    await app.listen({ host: address.host, port: address.port })
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EADDRNOTAVAIL' ? 'is not an address of this machine' : code === 'EACCES' ? 'needs privileges to bind' : `cannot be bound (${String(code)})`
+    throw new ListenError(`${flag} ${formatAddress(address)} ${why}`, { cause: error })
+  }
+  const bound = app.server.address() as AddressInfo
+  return addressUrl({ host: address.host, port: bound.port })
+}
+
+function stopper(
+  app: FastifyInstance,
+  engine: Engine,
+  state: { shuttingDown: boolean },
+  shutdownController: AbortController,
+  logger: Logger,
+): (reason: string) => Promise<void> {
+  let stopping: Promise<void> | undefined
+  const stop = async (reason: string): Promise<void> => {
+    state.shuttingDown = true
+    logger.info({ reason }, 'shutting down: no new requests; waiting for in-flight ones')
+    const grace = setTimeout(() => {
+      logger.warn({ graceMs: shutdownGraceMs }, 'in-flight requests did not finish in time; cancelling them')
+      shutdownController.abort(new Error('server shutting down'))
+      app.server.closeAllConnections()
+    }, shutdownGraceMs)
+    try {
+      await app.close()
+    } finally {
+      clearTimeout(grace)
+    }
+    await engine.close()
+    logger.info('stopped')
+  }
+  return (reason) => {
+    stopping ??= stop(reason)
+    return stopping
+  }
+}
