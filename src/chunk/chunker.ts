@@ -3,12 +3,23 @@
 //   resets the chunker so it can serve the next stream;
 // - the concatenation of all returned chunks equals the concatenation of all pushed bytes;
 // - boundaries depend only on the bytes, never on how they were split into pushes;
-// - returned chunks are fresh buffers owned by the caller: they never alias a pushed buffer
-//   (callers may reuse those) nor the chunker's own carry buffer;
+// - returned chunks are buffers owned by the caller, from the chunker's ChunkAllocator (fresh
+//   by default): they never alias a pushed buffer (callers may reuse those) nor the chunker's
+//   own carry buffer;
 // - memory held between pushes is bounded by the largest chunk; a chunker never buffers a whole
 //   stream.
 // A chunker serves one stream at a time and is not safe to share between concurrent streams.
 import { throwIfAborted } from '../lib/index.ts'
+
+/**
+ * Returns a buffer of exactly sizeBytes for the chunker to copy one chunk into; the chunk is then
+ * the caller's. A store may pass a recycling allocator (a fresh 1 MiB allocation costs ~5x the
+ * copy into it, measured in bench/primitives.ts); it must not recycle a buffer while the chunk in
+ * it is still in use.
+ */
+export type ChunkAllocator = (sizeBytes: number) => Buffer
+
+export const allocateFreshChunk: ChunkAllocator = (sizeBytes) => Buffer.allocUnsafe(sizeBytes)
 
 export interface Chunker {
   /** Feed the next piece of the stream; returns the chunks it completed (often none). */

@@ -189,3 +189,15 @@ t.test('chunkStream yields the same chunks and honours the abort signal', async 
   }
   await t.rejects(consume(), { code: 'ABORTED' })
 })
+
+t.test('chunks are copied into buffers from the given allocator', async (t) => {
+  const data = seededBytes(seed, 512 * KiB)
+  const sizes: number[] = []
+  const allocate = (sizeBytes: number): Buffer => {
+    sizes.push(sizeBytes)
+    return Buffer.alloc(sizeBytes, 0xaa)
+  }
+  const chunks = chunkAll(new ContentDefinedChunker(small, allocate), data, () => 3000)
+  t.same(chunks, chunkAll(new ContentDefinedChunker(small), data, () => 3000), `seed ${seed}`)
+  t.same(sizes, chunks.map((c) => c.length), 'one allocation per chunk, of its exact size')
+})

@@ -17,9 +17,9 @@
 //
 // Streaming: push() scans the pushed buffer in place (never copying it to scan), keeps the
 // unfinished chunk in one carry buffer of maxBytes, and copies each finished chunk once into a
-// fresh buffer of exactly its size. It never buffers more than maxBytes plus the pushed buffer.
+// buffer of exactly its size from the ChunkAllocator (fresh by default). It never buffers more than maxBytes plus the pushed buffer.
 import { assert, limits, StoreError } from '../lib/index.ts'
-import type { Chunker } from './chunker.ts'
+import { allocateFreshChunk, type ChunkAllocator, type Chunker } from './chunker.ts'
 
 export interface ContentDefinedChunkerOptions {
   minBytes: number
@@ -134,9 +134,15 @@ export class ContentDefinedChunker implements Chunker {
   #carryBytes = 0
   /** Gear hash of the unfinished chunk's scanned bytes (positions >= minBytes). */
   #hash = 0
+  readonly #allocate: ChunkAllocator
 
-  constructor(options: ContentDefinedChunkerOptions = contentDefinedChunkerDefaults) {
+  /** Throws StoreError('INVALID_ARGUMENT') for sizes outside the rules in validateContentDefinedChunkerOptions. */
+  constructor(
+    options: ContentDefinedChunkerOptions = contentDefinedChunkerDefaults,
+    allocate: ChunkAllocator = allocateFreshChunk,
+  ) {
     validateContentDefinedChunkerOptions(options)
+    this.#allocate = allocate
     this.minBytes = options.minBytes
     this.averageBytes = options.averageBytes
     this.maxBytes = options.maxBytes
@@ -165,7 +171,9 @@ export class ContentDefinedChunker implements Chunker {
     if (carryBytes === 0) return []
     const carry = this.#carry
     assert(carry !== undefined, 'carried bytes have a carry buffer')
-    return [Buffer.from(carry.subarray(0, carryBytes))]
+    const chunk = this.#allocateChunk(carryBytes)
+    chunk.set(carry.subarray(0, carryBytes))
+    return [chunk]
   }
 
   /**
@@ -191,7 +199,7 @@ export class ContentDefinedChunker implements Chunker {
   /** The finished chunk carry + data[begin, cut), copied into a fresh buffer; empties the carry. */
   #takeChunk(data: Uint8Array, begin: number, cut: number): Buffer {
     const carryBytes = this.#carryBytes
-    const chunk = Buffer.allocUnsafe(carryBytes + cut - begin)
+    const chunk = this.#allocateChunk(carryBytes + cut - begin)
     if (carryBytes > 0) {
       const carry = this.#carry
       assert(carry !== undefined, 'carried bytes have a carry buffer')
@@ -200,6 +208,12 @@ export class ContentDefinedChunker implements Chunker {
     }
     chunk.set(data.subarray(begin, cut), carryBytes)
     assert(chunk.length >= this.minBytes && chunk.length <= this.maxBytes, 'chunk size within bounds')
+    return chunk
+  }
+
+  #allocateChunk(sizeBytes: number): Buffer {
+    const chunk = this.#allocate(sizeBytes)
+    assert(chunk.length === sizeBytes, 'the chunk allocator returns exactly the size asked for')
     return chunk
   }
 

@@ -71,3 +71,15 @@ t.test('chunkStream works with the fixed chunker', async (t) => {
   t.same(chunks.map((c) => c.length), [128 * KiB, 128 * KiB, 44 * KiB])
   t.ok(Buffer.concat(chunks).equals(data))
 })
+
+t.test('chunks are buffers from the given allocator', async (t) => {
+  const sizes: number[] = []
+  const allocate = (sizeBytes: number): Buffer => {
+    sizes.push(sizeBytes)
+    return Buffer.alloc(sizeBytes, 0xaa)
+  }
+  const data = seededBytes(seed, 10 * KiB + 1)
+  const chunks = chunkAll(new FixedChunker(4 * KiB, allocate), data, () => 3000)
+  t.ok(Buffer.concat(chunks).equals(data), `seed ${seed}`)
+  t.same(sizes, [4 * KiB, 4 * KiB, 4 * KiB, 2 * KiB + 1], 'the tail is copied into a buffer of its size')
+})

@@ -2,18 +2,20 @@
 // of the stream, the last one possibly shorter. Keeps the Chunker contract (chunker.ts): chunks are
 // fresh buffers that never alias pushed data, boundaries ignore how the stream was split, and at
 // most one chunk is held between pushes. Each byte is copied exactly once: into the chunk buffer
-// that is then handed out (its size is known up front, unlike content-defined chunks).
+// (from the ChunkAllocator) that is then handed out; its size is known up front, unlike
+// content-defined chunks. The short tail is copied once more, into a buffer of its own size.
 import { assert, limits, StoreError } from '../lib/index.ts'
-import type { Chunker } from './chunker.ts'
+import { allocateFreshChunk, type ChunkAllocator, type Chunker } from './chunker.ts'
 
 export class FixedChunker implements Chunker {
   readonly chunkBytes: number
   /** The chunk being filled; allocated on first need, handed out when full. */
   #current: Buffer | undefined
   #filledBytes = 0
+  readonly #allocate: ChunkAllocator
 
   /** Throws StoreError('INVALID_ARGUMENT') unless 1 <= chunkBytes <= limits.chunkMaxBytes. */
-  constructor(chunkBytes: number = limits.fixedChunkBytesDefault) {
+  constructor(chunkBytes: number = limits.fixedChunkBytesDefault, allocate: ChunkAllocator = allocateFreshChunk) {
     if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > limits.chunkMaxBytes) {
       throw new StoreError(
         'INVALID_ARGUMENT',
@@ -21,13 +23,14 @@ export class FixedChunker implements Chunker {
       )
     }
     this.chunkBytes = chunkBytes
+    this.#allocate = allocate
   }
 
   push(data: Uint8Array): Buffer[] {
     const chunks: Buffer[] = []
     let offset = 0
     while (offset < data.length) {
-      this.#current ??= Buffer.allocUnsafe(this.chunkBytes)
+      this.#current ??= this.#allocateChunk(this.chunkBytes)
       const copyBytes = Math.min(this.chunkBytes - this.#filledBytes, data.length - offset)
       this.#current.set(data.subarray(offset, offset + copyBytes), this.#filledBytes)
       this.#filledBytes += copyBytes
@@ -49,6 +52,14 @@ export class FixedChunker implements Chunker {
     if (filledBytes === 0) return []
     assert(current !== undefined && filledBytes < this.chunkBytes, 'a partial chunk is being filled')
     // Copy the short tail so the caller does not hold a whole chunkBytes allocation for it.
-    return [Buffer.from(current.subarray(0, filledBytes))]
+    const tail = this.#allocateChunk(filledBytes)
+    tail.set(current.subarray(0, filledBytes))
+    return [tail]
+  }
+
+  #allocateChunk(sizeBytes: number): Buffer {
+    const chunk = this.#allocate(sizeBytes)
+    assert(chunk.length === sizeBytes, 'the chunk allocator returns exactly the size asked for')
+    return chunk
   }
 }
