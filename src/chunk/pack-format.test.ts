@@ -46,7 +46,7 @@ t.test('pack header round trip and checks', async (t) => {
 t.test('frame header round trip, CRC over header and payload', async (t) => {
   const payload = randomBytes(1000)
   const info = { id: chunkIdFrom(randomBytes(32)), codec: codecCompressed | codecSealed, domain: 9 as KeyDomainId, plainBytes: 4000, storedBytes: 1000 }
-  const header = encodeFrameHeader(info, payload)
+  const header = encodeFrameHeader(info, [payload.subarray(0, 10), payload.subarray(10)])
   t.equal(header.length, frameHeaderBytes)
   const decoded = decodeFrameHeader(header)
   t.ok(decoded.ok)
@@ -58,7 +58,7 @@ t.test('frame header round trip, CRC over header and payload', async (t) => {
   const badFlags = Buffer.from(header)
   badFlags[5] = 0x04
   t.same(decodeFrameHeader(badFlags), { ok: false, reason: 'bad frame flags' })
-  const sealedPlain = encodeFrameHeader({ ...info, codec: 0, domain: 0 as KeyDomainId }, payload)
+  const sealedPlain = encodeFrameHeader({ ...info, codec: 0, domain: 0 as KeyDomainId }, [payload])
   sealedPlain[5] = codecSealed
   t.equal(decodeFrameHeader(sealedPlain).ok, false, 'a sealed frame needs an encrypted domain')
   t.equal(decodeFrameHeader(header.subarray(0, 20)).ok, false)

@@ -104,11 +104,14 @@ export function decodePackHeader(bytes: Buffer): PackHeader | undefined {
   return { packId: packId as PackId, hashAlgorithmCode: bytes[9] as number, createdMs }
 }
 
-/** A frame header for payload; its CRC covers the header fields and the payload. */
-export function encodeFrameHeader(info: FrameInfo, payload: Uint8Array): Buffer {
+/**
+ * A frame header for a payload given as parts written back to back (so a sealed payload's
+ * nonce, ciphertext and tag need no copy); its CRC covers the header fields and the payload.
+ */
+export function encodeFrameHeader(info: FrameInfo, payload: readonly Uint8Array[]): Buffer {
   assert(info.id.length === chunkIdBytes, 'chunk ids are 32 bytes')
   assert((info.codec & ~codecKnownBits) === 0, 'known codec bits only')
-  assert(info.storedBytes === payload.length, 'stored length is the payload length')
+  assert(info.storedBytes === payload.reduce((sum, part) => sum + part.length, 0), 'stored length is the payload length')
   assert(info.plainBytes > 0 && info.plainBytes <= limits.chunkMaxBytes, 'plain length within chunkMaxBytes')
   assert(info.storedBytes <= storedBytesMax, 'stored length within storedBytesMax')
   const out = Buffer.alloc(frameHeaderBytes)
@@ -119,7 +122,9 @@ export function encodeFrameHeader(info: FrameInfo, payload: Uint8Array): Buffer 
   out.writeUInt32LE(info.plainBytes, 12)
   out.writeUInt32LE(info.storedBytes, 16)
   info.id.copy(out, 20)
-  out.writeUInt32LE(crc32(payload, crc32(out.subarray(0, 52))), 52)
+  let crc = crc32(out.subarray(0, 52))
+  for (const part of payload) crc = crc32(part, crc)
+  out.writeUInt32LE(crc, 52)
   return out
 }
 
