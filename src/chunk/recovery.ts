@@ -87,6 +87,7 @@ export async function recoverPacks(context: StoreContext): Promise<RecoveryRepor
   for (const { packId, tier } of files) {
     if (!recorded.has(packId)) await recoverPack(context, packId, tier, undefined, report)
   }
+  await movePackCounterPast(context, Math.max(0, ...recorded.keys(), ...files.map(({ packId }) => packId)))
   await context.catalog.load()
   if (report.packs.length + report.dropped.length + report.damaged.length > 0) context.log('recovery.done', report)
   return report
@@ -225,6 +226,13 @@ async function indexPackFrames(context: StoreContext, packId: PackId, base: Pack
   }
   const { indexed, ...accounting } = totals
   return { record: { ...base, ...accounting }, indexed }
+}
+
+/** Pack ids are never reused: the counter stays at or above every id a record or file used. */
+async function movePackCounterPast(context: StoreContext, packId: number): Promise<void> {
+  await context.meta.transact(async (tx) => {
+    if (decodeCounter(await tx.get(packCounterKey)) < packId) tx.put(packCounterKey, encodeCounter(packId))
+  })
 }
 
 async function ensureRecord(tx: WriteTx, packId: PackId, base: PackRecord): Promise<void> {
