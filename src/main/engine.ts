@@ -18,6 +18,7 @@ import { addStatsGauges, type AdminEngine, type JsonObject, type MaintenanceOpti
 import type { ServerConfig } from './config.ts'
 import { openDataDirMeta, removePidFile, writePidFile } from './data-dir.ts'
 import type { Logger } from './logger.ts'
+// WIRE: import { eventLogger } from './logger.ts' to adapt the chunk store's (event, fields) logger.
 // WIRE: import { toJsonObject } from './json.ts' for converting chunk-store results.
 
 export interface EngineWorld {
@@ -56,7 +57,7 @@ export async function openEngine(config: ServerConfig, logger: Logger, world: En
     //   const keyRing = await KeyRing.open({ meta, masterKey: loaded.masterKey, random })
     //   const chunkStore = await ChunkStore.open({ io, meta, keyRing, clock: world.clock, random,
     //     tierPaths: { hot: join(config.dataDir, 'packs'), cold: config.coldDir },
-    //     gcGraceMs: config.gcGraceMs, logger: logger.child({ component: 'chunk-store' }) })
+    //     gcGraceMs: config.gcGraceMs, logger: eventLogger(logger.child({ component: 'chunk-store' })) })
     //   closers.push({ name: 'chunk store', close: () => chunkStore.close() })
     // and pass chunkStore to new CairnEngine(...) below.
 

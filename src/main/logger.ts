@@ -136,3 +136,8 @@ function safeStringify(record: LogFields): string {
     return JSON.stringify({ time: record.time, level: record.level, msg: record.msg, logError: String(error) })
   }
 }
+
+/** Adapter for layers that log through a plain `(event, fields) => void` callback (chunk store). */
+export function eventLogger(logger: Logger, level: Exclude<LogLevel, 'silent'> = 'info'): (event: string, fields: object) => void {
+  return (event, fields) => logger[level](fields, event)
+}
