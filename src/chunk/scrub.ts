@@ -74,6 +74,7 @@ async function checkChunk(context: StoreContext, entry: Entry, report: ScrubRepo
         continue
       }
       report.checkedChunks += 1
+      report.checkedBytes += location.plainBytes
       report.corrupt.push({ id: chunkIdHex(id), packId: location.packId, offset: location.offset, reason: error.message })
       return
     }
