@@ -7,17 +7,18 @@
 // the exact rule. Never change any of these for an existing store.
 //
 // The rule, for each chunk starting at stream offset s (positions p are relative to s):
-//   h = 0; for p = minBytes, minBytes+1, ...:
-//     h = (h * 2 + gear[byte at p]) mod 2^32
-//     if p < averageBytes and (h & maskSmall) == 0: the chunk is [s, s+p)     (byte p starts the next)
+//   h = 0; for p = minBytes, minBytes+1, ... while p < maxBytes and s+p < end of stream:
+//     h = (h * 2 + gear[byte at s+p]) mod 2^32
+//     if p < averageBytes and (h & maskSmall) == 0: the chunk is [s, s+p)  (byte p starts the next)
 //     if p >= averageBytes and (h & maskLarge) == 0: the chunk is [s, s+p)
-//     if p + 1 == maxBytes with no match: the chunk is [s, s+maxBytes)
+//   no match: the chunk is [s, s + min(maxBytes, rest of the stream))
 //   maskSmall has the top log2(averageBytes)+2 bits set, maskLarge the top log2(averageBytes)-2.
 // The last chunk of a stream may be shorter than minBytes. All others are in [minBytes, maxBytes].
 //
-// Streaming: push() scans the pushed buffer in place (never copying it to scan), keeps the
-// unfinished chunk in one carry buffer of maxBytes, and copies each finished chunk once into a
-// buffer of exactly its size from the ChunkAllocator (fresh by default). It never buffers more than maxBytes plus the pushed buffer.
+// Streaming: push() scans the pushed buffer in place (it is never copied in order to be scanned),
+// keeps the unfinished chunk in one carry buffer of maxBytes, and copies each finished chunk once
+// into a buffer of exactly its size from the ChunkAllocator (fresh by default). It never holds more
+// than maxBytes plus the pushed buffer, and never Buffer.concat()s.
 import { assert, limits, StoreError } from '../lib/index.ts'
 import { allocateFreshChunk, type ChunkAllocator, type Chunker } from './chunker.ts'
 
@@ -136,7 +137,7 @@ export class ContentDefinedChunker implements Chunker {
   #hash = 0
   readonly #allocate: ChunkAllocator
 
-  /** Throws StoreError('INVALID_ARGUMENT') for sizes outside the rules in validateContentDefinedChunkerOptions. */
+  /** Throws StoreError('INVALID_ARGUMENT') for invalid sizes (validateContentDefinedChunkerOptions). */
   constructor(
     options: ContentDefinedChunkerOptions = contentDefinedChunkerDefaults,
     allocate: ChunkAllocator = allocateFreshChunk,
@@ -196,7 +197,7 @@ export class ContentDefinedChunker implements Chunker {
     return cut
   }
 
-  /** The finished chunk carry + data[begin, cut), copied into a fresh buffer; empties the carry. */
+  /** The finished chunk carry + data[begin, cut), copied into an allocated buffer; empties the carry. */
   #takeChunk(data: Uint8Array, begin: number, cut: number): Buffer {
     const carryBytes = this.#carryBytes
     const chunk = this.#allocateChunk(carryBytes + cut - begin)
