@@ -3,7 +3,8 @@ import t from 'tap'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { basicAuth, runCli, spawnCairn, startCairn, tempDir } from './helpers/server.ts'
+import { spawnSync } from 'node:child_process'
+import { basicAuth, childEnv, cliPath, repoRoot, runCli, spawnCairn, startCairn, tempDir } from './helpers/server.ts'
 
 const bannerTitle = 'Cairn root credentials (shown once)'
 
@@ -130,6 +131,21 @@ t.test('usage errors exit 2; no server exits 1 with advice', async (t) => {
   t.match(help.stdout, /--nbd-socket PATH/)
   const version = await runCli(['version', '--json'])
   t.match(JSON.parse(version.stdout), { version: String, node: /^24\./ })
+})
+
+t.test('an uncaught TypeError in the running server is a bug: logged with its stack, exit 70', async (t) => {
+  // The real entry (runMain) with a timer that throws once the server is up.
+  const script = [
+    'const cli = await import(process.argv[1])',
+    "setTimeout(() => { throw new TypeError('deliberate bug for the test') }, 1500)",
+    "await cli.runMain(['server', '--data-dir', process.argv[2], '--admin-address', '127.0.0.1:0', '--s3-address', '127.0.0.1:0', '--s3-tls-address', '127.0.0.1:0', '--nbd-address', '127.0.0.1:0', '--nfs-address', '127.0.0.1:0'])",
+  ].join('\n')
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script, cliPath, join(tempDir(t), 'data')], { cwd: repoRoot, env: childEnv(), encoding: 'utf8', timeout: 20_000 })
+  t.equal(result.status, 70, result.stderr)
+  const fatal = result.stderr.split('\n').filter((line) => line.includes('"level":"fatal"'))
+  t.equal(fatal.length, 1)
+  t.match(fatal[0], /"msg":"bug: uncaught error; exiting"/)
+  t.match(fatal[0], /"type":"TypeError","message":"deliberate bug for the test","stack":"TypeError: deliberate bug/)
 })
 
 /** A port with nothing listening on it (bound then released). */

@@ -33,6 +33,10 @@ export interface ServerOptions {
   /** Called with a bug caught inside a request handler: log and exit 70 (main) or record (tests). */
   onBug: (error: Error) => void
   world?: EngineWorld
+  /** Default openEngine; tests pass an engine with controllable operations. */
+  openEngine?: typeof openEngine
+  /** Default shutdownGraceMs. */
+  shutdownGraceMs?: number
 }
 
 export interface RunningServer {
@@ -52,7 +56,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Validate before taking the lock: a config mistake must not depend on the data dir state.
   const fromEnv = credentialsFromEnv(config.rootAccessKeyText, config.rootSecretKeyText)
   logger.info({ version: cairnVersion, node: process.versions.node, dataDir: config.dataDir, configFile: config.configFile }, 'starting cairn server')
-  const engine = await openEngine(config, logger, world)
+  const engine = await (options.openEngine ?? openEngine)(config, logger, world)
   let app: FastifyInstance | undefined
   try {
     const credentials = await rootCredentials(config, fromEnv, world, options, logger)
@@ -67,7 +71,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger.info({ listener: name.replace(/-address$/, ''), address: formatAddress(address) }, `${name.replace(/-address$/, '')} listener not implemented yet (${formatAddress(address)} not bound)`)
     }
     if (config.nbdSocket !== undefined) logger.info({ listener: 'nbd-socket', path: config.nbdSocket }, 'nbd-socket listener not implemented yet')
-    return { adminUrl, engine, stop: stopper(app, engine, state, shutdownController, logger) }
+    return { adminUrl, engine, stop: stopper({ app, engine, state, shutdownController, logger, graceMs: options.shutdownGraceMs ?? shutdownGraceMs }) }
   } catch (error) {
     await app?.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the admin API failed'))
     await engine.close()
@@ -162,22 +166,25 @@ async function listen(app: FastifyInstance, address: Address, flag: string): Pro
   return addressUrl({ host: address.host, port: bound.port })
 }
 
-function stopper(
-  app: FastifyInstance,
-  engine: Engine,
-  state: { shuttingDown: boolean },
-  shutdownController: AbortController,
-  logger: Logger,
-): (reason: string) => Promise<void> {
+interface StopParts {
+  app: FastifyInstance
+  engine: Engine
+  state: { shuttingDown: boolean }
+  shutdownController: AbortController
+  logger: Logger
+  graceMs: number
+}
+
+function stopper({ app, engine, state, shutdownController, logger, graceMs }: StopParts): (reason: string) => Promise<void> {
   let stopping: Promise<void> | undefined
   const stop = async (reason: string): Promise<void> => {
     state.shuttingDown = true
     logger.info({ reason }, 'shutting down: no new requests; waiting for in-flight ones')
     const grace = setTimeout(() => {
-      logger.warn({ graceMs: shutdownGraceMs }, 'in-flight requests did not finish in time; cancelling them')
+      logger.warn({ graceMs }, 'in-flight requests did not finish in time; cancelling them')
       shutdownController.abort(new Error('server shutting down'))
       app.server.closeAllConnections()
-    }, shutdownGraceMs)
+    }, graceMs)
     try {
       await app.close()
     } finally {

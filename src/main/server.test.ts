@@ -1,0 +1,103 @@
+import t, { type Test } from 'tap'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { StoreError } from '../lib/index.ts'
+import { basicAuthorization, type JsonObject, type MaintenanceOptions } from '../admin/index.ts'
+import { parseServerConfig } from './config.ts'
+import type { Engine } from './engine.ts'
+import { createLogger } from './logger.ts'
+import { startServer } from './server.ts'
+
+const credentials = { accessKey: 'SERVERTESTACCESSKEY', secretKey: 'server-test-secret-key' }
+
+function setup(t: Test) {
+  const dataDir = join(t.testdir({}), 'data')
+  const zero = ['admin', 's3', 's3-tls', 'nbd', 'nfs'].flatMap((name) => [`--${name}-address`, '127.0.0.1:0'])
+  const env = { CAIRN_ROOT_ACCESS_KEY: credentials.accessKey, CAIRN_ROOT_SECRET_KEY: credentials.secretKey }
+  const { config } = parseServerConfig({ args: ['--data-dir', dataDir, ...zero], env, cwd: '/', readTextFile: () => '' })
+  const lines: string[] = []
+  const logger = createLogger({ level: 'info', sink: { write: (line: string) => lines.push(line) } })
+  const events: string[] = []
+  let releaseScrub: (() => void) | undefined
+  const engine: Engine = {
+    dataDir,
+    info: async () => ({ fake: true }),
+    scrub: ({ signal }: MaintenanceOptions) =>
+      new Promise<JsonObject>((resolve, reject) => {
+        events.push('scrub started')
+        releaseScrub = () => resolve({ verified: 1 })
+        signal.addEventListener('abort', () => reject(new StoreError('ABORTED', 'scrub cancelled')))
+      }),
+    registerMetrics: () => {},
+    close: async () => {
+      events.push('engine closed')
+    },
+  }
+  return { config, logger, lines, events, engine, release: () => releaseScrub?.() }
+}
+
+/** POST with node:http so the test sees the exact outcome (status or socket error). */
+function post(url: string): Promise<{ status: number; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const outgoing = request(url, { method: 'POST', headers: { authorization: basicAuthorization(credentials) } }, (response) => {
+      let body = ''
+      response.setEncoding('utf8').on('data', (text: string) => (body += text))
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
+      response.on('error', (error) => resolve({ error: error.message }))
+    })
+    outgoing.on('error', (error) => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message }))
+    outgoing.end()
+  })
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 5_000) throw new Error('condition not reached in 5 s')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+t.test('stop lets an in-flight request finish, then closes the engine', async (t) => {
+  const { config, logger, events, engine, release, lines } = setup(t)
+  const server = await startServer({ config, logger, announce: () => {}, onBug: () => t.fail('no bug'), openEngine: async () => engine })
+  const scrub = post(`${server.adminUrl}/admin/v1/scrub`)
+  await until(() => events.includes('scrub started'))
+  const stopped = server.stop('test')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(events, ['scrub started'], 'the engine stays open while a request is in flight')
+  t.equal((await post(`${server.adminUrl}/admin/v1/gc`) as { error?: string }).error, 'ECONNREFUSED', 'no new connections')
+  release()
+  t.same(await scrub, { status: 200, body: '{"verified":1}' })
+  await stopped
+  t.same(events, ['scrub started', 'engine closed'])
+  t.match(lines.join(''), /"msg":"stopped"/)
+  await server.stop('again')
+  t.same(events, ['scrub started', 'engine closed'], 'stop is idempotent')
+})
+
+t.test('stop cancels what is still running after the grace period', async (t) => {
+  const { config, logger, events, engine, lines } = setup(t)
+  const server = await startServer({ config, logger, announce: () => {}, onBug: () => t.fail('no bug'), openEngine: async () => engine, shutdownGraceMs: 100 })
+  const scrub = post(`${server.adminUrl}/admin/v1/scrub`)
+  await until(() => events.includes('scrub started'))
+  const started = Date.now()
+  await server.stop('test')
+  t.ok(Date.now() - started < 3_000, 'bounded wait')
+  t.match(await scrub, { error: String }, 'the cut-off request sees its connection closed')
+  t.same(events, ['scrub started', 'engine closed'])
+  t.match(lines.join(''), /in-flight requests did not finish in time/)
+})
+
+t.test('a start that fails after opening the engine closes it', async (t) => {
+  const first = setup(t)
+  const server = await startServer({ config: first.config, logger: first.logger, announce: () => {}, onBug: () => {}, openEngine: async () => first.engine })
+  t.teardown(() => server.stop('teardown'))
+  const port = new URL(server.adminUrl).port
+  const second = setup(t)
+  const taken = { ...second.config, adminAddress: { host: '127.0.0.1', port: Number(port) } }
+  await t.rejects(startServer({ config: taken, logger: second.logger, announce: () => {}, onBug: () => {}, openEngine: async () => second.engine }), {
+    name: 'ListenError',
+    message: `--admin-address 127.0.0.1:${port} is already in use`,
+  })
+  t.same(second.events, ['engine closed'])
+})
