@@ -66,9 +66,11 @@ t.test('stop lets an in-flight request finish, then closes the engine', async (t
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.same(events, ['scrub started'], 'the engine stays open while a request is in flight')
   t.equal((await post(`${server.adminUrl}/admin/v1/gc`) as { error?: string }).error, 'ECONNREFUSED', 'no new connections')
+  const released = Date.now()
   release()
   t.same(await scrub, { status: 200, body: '{"verified":1}' })
   await stopped
+  t.ok(Date.now() - released < 2_000, 'a keep-alive client does not hold the shutdown open')
   t.same(events, ['scrub started', 'engine closed'])
   t.match(lines.join(''), /"msg":"stopped"/)
   await server.stop('again')

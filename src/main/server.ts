@@ -120,6 +120,11 @@ async function buildAdminApp(parts: AdminAppParts): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   })
+  // While stopping, answers close their connection, so keep-alive clients do not hold the
+  // shutdown open until the grace period ends.
+  app.addHook('onSend', async (_request, reply) => {
+    if (state.shuttingDown) reply.header('connection', 'close')
+  })
   const registry = createMetricsRegistry({ version: cairnVersion })
   engine.registerMetrics(registry)
   await app.register(adminPlugin, {
