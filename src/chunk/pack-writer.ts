@@ -37,6 +37,13 @@ interface OpenPack {
   handle: FileHandle
   tailBytes: number
   entries: IndexEntry[]
+  abandoned: boolean
+}
+
+interface WrittenBatch {
+  pack: OpenPack
+  batch: PendingFrame[]
+  frames: WrittenFrame[]
 }
 
 export interface PackWriterOptions {
@@ -124,16 +131,29 @@ export class PackWriter {
     })
   }
 
+  /**
+   * The writer loop, a two-stage pipeline: batch N+1 is written and fsynced while batch N's
+   * metadata commit runs (at most one commit in flight). A full pack is sealed only after its
+   * last commit finished.
+   */
   async #run(): Promise<void> {
+    let committing: Promise<void> = Promise.resolve()
     try {
-      while (this.#queue.length > 0) {
+      for (;;) {
+        if (this.#queue.length === 0) {
+          await committing
+          // Checked again with no await before returning, so no append is left unserved.
+          if (this.#queue.length === 0) return
+        }
         const batch = this.#takeBatch()
-        const batchBytes = batch.reduce((sum, pending) => sum + pending.frame.frameBytes, 0)
-        try {
-          await this.#writeBatch(batch)
-        } finally {
-          this.#queuedBytes -= batchBytes
-          for (const wake of this.#roomWaiters.splice(0)) wake()
+        const written = await this.#writeBatch(batch)
+        await committing
+        if (written === undefined) continue
+        committing = this.#commitBatch(written)
+        const { pack } = written
+        if (pack.tailBytes >= this.#options.packTargetBytes && this.#current === pack) {
+          await committing
+          if (this.#current === pack) await this.#seal(pack)
         }
       }
     } finally {
@@ -152,38 +172,61 @@ export class PackWriter {
     return this.#queue.splice(0, count)
   }
 
-  /** Write, fsync and index one batch, then settle its waiters. Never throws. */
-  async #writeBatch(batch: PendingFrame[]): Promise<void> {
+  /** Frames leave the queue's byte budget once they are settled. */
+  #release(batch: readonly PendingFrame[]): void {
+    this.#queuedBytes -= batch.reduce((sum, pending) => sum + pending.frame.frameBytes, 0)
+    for (const wake of this.#roomWaiters.splice(0)) wake()
+  }
+
+  /** Write and fsync one batch at the pack's tail. On failure, fails its waiters. Never throws. */
+  async #writeBatch(batch: PendingFrame[]): Promise<WrittenBatch | undefined> {
     let pack: OpenPack
     try {
       pack = this.#current ?? (await this.#createPack())
     } catch (error) {
-      failAll(batch, fromSystemError(error, `create a pack in tier ${this.#options.tier}`))
-      return
+      this.#fail(batch, fromSystemError(error, `create a pack in tier ${this.#options.tier}`))
+      return undefined
     }
-    const written: WrittenFrame[] = []
+    const frames: WrittenFrame[] = []
     let offset = pack.tailBytes
     for (const { frame, replaces } of batch) {
-      written.push({ info: frame.info, location: { ...frame.info, packId: pack.packId, offset }, replaces })
+      frames.push({ info: frame.info, location: { ...frame.info, packId: pack.packId, offset }, replaces })
       offset += frame.frameBytes
     }
-    let indexed: boolean[]
     try {
       await writevAll(pack.handle, batch.flatMap((pending) => pending.frame.parts), pack.tailBytes)
       this.counters.batches += 1
       this.counters.syncs += 1
       await pack.handle.sync()
-      pack.entries.push(...written.map(({ info, location }) => ({ ...info, offset: location.offset })))
-      pack.tailBytes = offset
-      indexed = await this.#options.catalog.commitFrames(pack.packId, written)
     } catch (error) {
       const failure = fromSystemError(error, `append to pack ${pack.path}`)
       await this.#abandon(pack, failure)
-      failAll(batch, failure)
+      this.#fail(batch, failure)
+      return undefined
+    }
+    pack.entries.push(...frames.map(({ info, location }) => ({ ...info, offset: location.offset })))
+    pack.tailBytes = offset
+    return { pack, batch, frames }
+  }
+
+  /** Index a fsynced batch, then tell its waiters. Never throws. */
+  async #commitBatch({ pack, batch, frames }: WrittenBatch): Promise<void> {
+    let indexed: boolean[]
+    try {
+      indexed = await this.#options.catalog.commitFrames(pack.packId, frames)
+    } catch (error) {
+      const failure = fromSystemError(error, `index frames of pack ${pack.path}`)
+      await this.#abandon(pack, failure)
+      this.#fail(batch, failure)
       return
     }
-    batch.forEach((pending, at) => pending.resolve({ location: (written[at] as WrittenFrame).location, indexed: indexed[at] === true }))
-    if (pack.tailBytes >= this.#options.packTargetBytes) await this.#seal(pack)
+    batch.forEach((pending, at) => pending.resolve({ location: (frames[at] as WrittenFrame).location, indexed: indexed[at] === true }))
+    this.#release(batch)
+  }
+
+  #fail(batch: readonly PendingFrame[], error: StoreError): void {
+    for (const pending of batch) pending.reject(error)
+    this.#release(batch)
   }
 
   /** Record first, then file: a pack file without a record is only ever a deletion's leftover. */
@@ -201,7 +244,7 @@ export class PackWriter {
       throw error
     }
     this.counters.packsCreated += 1
-    this.#current = { packId, path, handle, tailBytes: packHeaderBytes, entries: [] }
+    this.#current = { packId, path, handle, tailBytes: packHeaderBytes, entries: [], abandoned: false }
     this.#options.log('pack.created', { packId, tier, path })
     return this.#current
   }
@@ -225,14 +268,12 @@ export class PackWriter {
 
   async #abandon(pack: OpenPack, error: StoreError): Promise<void> {
     if (this.#current === pack) this.#current = undefined
+    if (pack.abandoned) return
+    pack.abandoned = true
     this.counters.packsAbandoned += 1
     this.#options.log('pack.abandoned', { packId: pack.packId, tier: this.#options.tier, code: error.code, message: error.message })
     await closeLogged(pack, this.#options.log)
   }
-}
-
-function failAll(batch: readonly PendingFrame[], error: StoreError): void {
-  for (const pending of batch) pending.reject(error)
 }
 
 /** Close a pack handle we are done with; a failing close is logged (the data is fsynced). */

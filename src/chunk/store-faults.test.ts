@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { FaultyIo, nodeIo, type FaultRule } from '../io/index.ts'
-import type { ChunkId } from '../lib/index.ts'
+import { StoreError, type ChunkId } from '../lib/index.ts'
+import { MemoryMetaStore, type MetaStore } from '../meta/index.ts'
 import { seededRandom, testStoreSetup } from './store-testing.ts'
 import type { ChunkStore } from './store.ts'
 
@@ -100,5 +101,38 @@ t.test('a failed seal leaves the frames readable and the pack to recovery', asyn
   const reopened = await setup.open({ io: nodeIo })
   t.teardown(() => reopened.close())
   t.ok(reopened.recovery.packs.some((pack) => pack.sealed && pack.framesIndexed === 0))
+  await checkReadable(t, reopened, acked)
+})
+
+t.test('a failed metadata commit fails its batch; the frames are recovered as GC candidates', async (t) => {
+  const inner = new MemoryMetaStore()
+  let failNext = false
+  const meta: MetaStore = {
+    capabilities: inner.capabilities,
+    transact: (fn, options) => {
+      if (!failNext) return inner.transact(fn, options)
+      failNext = false
+      return Promise.reject(new StoreError('IO_ERROR', 'injected commit failure'))
+    },
+    read: (fn) => inner.read(fn),
+    close: () => inner.close(),
+  }
+  const setup = await testStoreSetup({ meta }, seed)
+  t.teardown(setup.cleanup)
+  const store = await setup.open()
+  const first = await putAll(store, [random.bytes(1000)])
+  failNext = true
+  const failed = await putAll(store, [random.bytes(1000), random.bytes(1000)])
+  t.ok(failed.codes.length >= 1)
+  t.same([...new Set(failed.codes)], ['IO_ERROR'])
+  const after = await putAll(store, [random.bytes(1000)])
+  t.same(after.codes, [])
+  const acked = new Map([...first.acked, ...failed.acked, ...after.acked])
+  await checkReadable(t, store, acked)
+  await store.close()
+  const reopened = await setup.open()
+  t.teardown(() => reopened.close())
+  const indexed = reopened.recovery.packs.reduce((sum, pack) => sum + pack.framesIndexed, 0)
+  t.equal(indexed, failed.codes.length, 'the unacknowledged frames are indexed (refcount 0) at the next open')
   await checkReadable(t, reopened, acked)
 })
