@@ -56,3 +56,28 @@ assert(limits.chunkMaxBytes * 4 <= limits.packTargetBytes, 'a pack holds several
 assert(limits.packTargetBytes + limits.groupCommitMaxBytes <= limits.packMaxBytes, 'a group fits past the target')
 assert(limits.groupCommitMaxBytes >= limits.chunkMaxBytes * 2, 'a group holds at least two max chunks')
 assert(limits.writeQueueMaxBytes >= limits.groupCommitMaxBytes, 'the queue holds at least one group')
+
+// S3 request edge: SigV4 authentication and aws-chunked bodies (src/s3/auth, src/s3/chunked).
+export const s3RequestLimits = {
+  /** Header-signed requests may differ from our clock by at most this much (AWS: 15 minutes). */
+  sigV4ClockSkewMaxMs: 15 * 60 * 1000,
+  /** Longest presigned-URL lifetime, X-Amz-Expires (AWS: 7 days). */
+  presignedExpiresMaxSeconds: 7 * 24 * 60 * 60,
+  /** An Authorization header longer than this is malformed (a real one is ~200-2000 bytes). */
+  authorizationMaxBytes: 8 * KiB,
+  /** Derived SigV4 signing keys kept per (access key, scope); one key serves a day. */
+  signingKeyCacheEntriesMax: 1024,
+  /** Largest aws-chunked chunk we accept: one signed chunk is held until its signature checks. */
+  awsChunkMaxBytes: 4 * MiB,
+  /** A chunk-size line or trailer line longer than this is malformed (real ones are < 100 bytes). */
+  awsChunkLineMaxBytes: 1 * KiB,
+  /** Trailing header lines after the final chunk (checksum + signature in practice). */
+  awsChunkTrailersMax: 16,
+} as const
+
+// boto3 sends 1 MiB chunks, the JS/Go/Java SDKs 64-128 KiB: every SDK's chunk must fit.
+assert(s3RequestLimits.awsChunkMaxBytes >= 1 * MiB, 'the largest SDK chunk (boto3, 1 MiB) fits')
+// 64 concurrent uploads (the issue's memory target) each holding one chunk hold at most the write queue.
+assert(s3RequestLimits.awsChunkMaxBytes * 64 <= limits.writeQueueMaxBytes, 'held chunks stay bounded')
+assert(s3RequestLimits.presignedExpiresMaxSeconds * 1000 > s3RequestLimits.sigV4ClockSkewMaxMs, 'expiry outlasts skew')
+assert(s3RequestLimits.awsChunkLineMaxBytes >= 128, 'a signed chunk-size line (~90 bytes) fits')
