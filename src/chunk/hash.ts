@@ -45,9 +45,11 @@ export function createChunkHasher(algorithm: HashAlgorithm): ChunkHasher {
       return {
         algorithm,
         id(plain, idKey) {
-          if (!idKey) return chunkIdFrom(blake3(plain))
+          // A Buffer view of the same bytes (no copy): the 1.3.4 typings take Buffer, not Uint8Array.
+          const bytes = Buffer.isBuffer(plain) ? plain : Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)
+          if (!idKey) return chunkIdFrom(blake3(bytes))
           assert(idKey.length === 32, 'keyed BLAKE3 takes a 32-byte key')
-          return chunkIdFrom(Blake3Hasher.newKeyed(idKey).update(plain).digestBuffer())
+          return chunkIdFrom(Blake3Hasher.newKeyed(idKey).update(bytes).digestBuffer())
         },
       }
   }
