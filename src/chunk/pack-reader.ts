@@ -35,35 +35,27 @@ interface CachedHandle {
 export class PackHandleCache {
   readonly #io: Io
   readonly #max: number
+  readonly #log: (event: string, fields: object) => void
   /** Insertion order is recency order: the first entry is the least recently used. */
   readonly #entries = new Map<string, CachedHandle>()
 
-  constructor(io: Io, max: number) {
+  constructor(io: Io, max: number, log: (event: string, fields: object) => void) {
     assert(Number.isInteger(max) && max > 0, 'the handle cache holds at least one handle')
     this.#io = io
     this.#max = max
+    this.#log = log
   }
 
   async withHandle<T>(path: string, fn: (handle: FileHandle) => Promise<T>): Promise<T> {
-    let entry = this.#entries.get(path)
-    if (entry === undefined) {
-      entry = { opening: this.#io.open(path, 'r'), users: 0, forgotten: false }
-      this.#evictIdle()
-    } else {
-      this.#entries.delete(path)
-    }
+    const entry = this.#entries.get(path) ?? this.#open(path)
+    this.#entries.delete(path)
     this.#entries.set(path, entry)
     entry.users += 1
     try {
-      const handle = await entry.opening
-      return await fn(handle)
-    } catch (error) {
-      // A handle that failed to open is not cached: the next reader tries again.
-      if (this.#entries.get(path) === entry && (await settledFailed(entry.opening))) this.#entries.delete(path)
-      throw error
+      return await fn(await entry.opening)
     } finally {
       entry.users -= 1
-      if (entry.users === 0 && entry.forgotten) await closeQuietly(entry)
+      if (entry.users === 0 && entry.forgotten) await this.#close(path, entry)
     }
   }
 
@@ -73,15 +65,26 @@ export class PackHandleCache {
     if (entry === undefined) return
     this.#entries.delete(path)
     entry.forgotten = true
-    if (entry.users === 0) await closeQuietly(entry)
+    if (entry.users === 0) await this.#close(path, entry)
   }
 
   /** Close every handle (the store is closing and no reads are running). */
   async close(): Promise<void> {
-    const entries = [...this.#entries.values()]
+    const entries = [...this.#entries]
     this.#entries.clear()
-    for (const entry of entries) entry.forgotten = true
-    await Promise.all(entries.filter((entry) => entry.users === 0).map(closeQuietly))
+    for (const [, entry] of entries) entry.forgotten = true
+    await Promise.all(entries.filter(([, entry]) => entry.users === 0).map(([path, entry]) => this.#close(path, entry)))
+  }
+
+  #open(path: string): CachedHandle {
+    this.#evictIdle()
+    const entry: CachedHandle = { opening: this.#io.open(path, 'r'), users: 0, forgotten: false }
+    // A handle that failed to open is not kept: the next reader tries again. The failure itself
+    // goes to the reader that asked for it.
+    entry.opening.catch(() => {
+      if (this.#entries.get(path) === entry) this.#entries.delete(path)
+    })
+    return entry
   }
 
   #evictIdle(): void {
@@ -90,29 +93,20 @@ export class PackHandleCache {
       if (entry.users > 0) continue
       this.#entries.delete(path)
       entry.forgotten = true
-      void closeQuietly(entry)
+      void this.#close(path, entry)
     }
   }
-}
 
-async function settledFailed(promise: Promise<unknown>): Promise<boolean> {
-  try {
-    await promise
-    return false
-  } catch {
-    return true
+  /** Close a handle we are done with. Never throws: a failed close of a read handle is logged. */
+  async #close(path: string, entry: CachedHandle): Promise<void> {
+    try {
+      await (await entry.opening).close()
+    } catch (error) {
+      // Either the open failed (already reported to its reader) or the close did: nothing was
+      // written through this handle, so there is nothing to lose.
+      this.#log('pack.read-handle-close-failed', { path, message: String(error) })
+    }
   }
-}
-
-/** Close a cached handle; a handle that never opened has nothing to close. */
-async function closeQuietly(entry: CachedHandle): Promise<void> {
-  let handle: FileHandle
-  try {
-    handle = await entry.opening
-  } catch {
-    return // the open failed and that failure went to the reader that asked for it
-  }
-  await handle.close()
 }
 
 /** Read up to length bytes at position; shorter only when the file ends first. */

@@ -92,7 +92,7 @@ t.test('a missing pack file is reported by scrub and is CHUNK_CORRUPT on get', a
   for (let at = 0; at < 10; at += 1) ids.push((await store.put(random.bytes(5000))).id)
   const location = (await store.locate(ids[0] as ChunkId))!
   await unlink(join(setup.tierPaths.hot, packFileName(location.packId)))
-  await t.rejects(store.get(ids[0] as ChunkId), { code: 'CHUNK_CORRUPT', message: /file is missing/ })
+  await t.rejects(store.get(ids[0] as ChunkId), { code: 'CHUNK_CORRUPT', message: /pack file or record is missing/ })
   const report = await store.scrub()
   t.same(report.missingPacks, [location.packId])
   t.ok(report.corrupt.length >= 1)

@@ -10,7 +10,7 @@ import type { Io } from '../io/index.ts'
 import { chunkIdHex, isStoreError, StoreError, type ChunkId, type Clock, type KeyDomainId, type Random } from '../lib/index.ts'
 import type { MetaStore } from '../meta/index.ts'
 import type { ChunkHasher } from './hash.ts'
-import { decodeLocation, locationKey, type Location, type Tier } from './location.ts'
+import { decodeLocation, locationKey, sameLocation, type Location, type Tier } from './location.ts'
 import type { PackCatalog } from './pack-catalog.ts'
 import { PackHandleCache, readFrameBytes } from './pack-reader.ts'
 import type { PackWriter } from './pack-writer.ts'
@@ -77,11 +77,11 @@ export async function readLocation(context: StoreContext, id: ChunkId): Promise<
   return stored === undefined ? undefined : decodeLocation(stored, id)
 }
 
-/** Where a located chunk's pack file is; CHUNK_CORRUPT when its pack has no record. */
+/** Where a located chunk's pack file is; NOT_FOUND when its pack has no record (any more). */
 export async function packPathOf(context: StoreContext, id: ChunkId, location: Location): Promise<string> {
   const tier = await context.catalog.tierOf(location.packId)
   if (tier === undefined) {
-    throw new StoreError('CHUNK_CORRUPT', `chunk ${chunkIdHex(id)} points into pack ${location.packId}, which has no record`)
+    throw new StoreError('NOT_FOUND', `chunk ${chunkIdHex(id)} points into pack ${location.packId}, which has no record`)
   }
   return context.catalog.packPath(location.packId, tier)
 }
@@ -108,21 +108,28 @@ export async function readVerifiedAt(context: StoreContext, id: ChunkId, locatio
   }
 }
 
-/** Look up and read a chunk; NOT_FOUND when it has no location. */
+/**
+ * Look up and read a chunk; NOT_FOUND when it has no location. When the read fails and the
+ * location changed meanwhile (compaction or a tier move took the chunk elsewhere and deleted
+ * the pack), it reads again at the new location; a pack that is gone while the location still
+ * points into it is CHUNK_CORRUPT (lost data), never NOT_FOUND.
+ */
 export async function readVerified(context: StoreContext, id: ChunkId): Promise<Buffer> {
-  for (let attempt = 0; ; attempt += 1) {
-    const location = await readLocation(context, id)
+  let location = await readLocation(context, id)
+  for (let attempt = 1; ; attempt += 1) {
     if (location === undefined) throw new StoreError('NOT_FOUND', `chunk ${chunkIdHex(id)} not found`)
     try {
       return await readVerifiedAt(context, id, location)
     } catch (error) {
-      if (!isStoreError(error, 'NOT_FOUND')) throw error
-      // The pack was compacted away after we read the location: the chunk lives elsewhere now.
+      if (!isStoreError(error)) throw error
       const now = await readLocation(context, id)
-      if (attempt < 2 && now !== undefined && (now.packId !== location.packId || now.offset !== location.offset)) continue
-      if (now === undefined) throw new StoreError('NOT_FOUND', `chunk ${chunkIdHex(id)} not found`, { cause: error })
+      if (attempt < 3 && (now === undefined || !sameLocation(now, location))) {
+        location = now
+        continue
+      }
+      if (!isStoreError(error, 'NOT_FOUND')) throw error
       context.counters.corrupt += 1
-      throw new StoreError('CHUNK_CORRUPT', `chunk ${chunkIdHex(id)} points into pack ${location.packId}, whose file is missing`, { cause: error })
+      throw new StoreError('CHUNK_CORRUPT', `chunk ${chunkIdHex(id)} in pack ${location.packId}: the pack file or record is missing`, { cause: error })
     }
   }
 }

@@ -32,7 +32,7 @@ import {
 import type { MetaStore, ReadTx, WriteTx } from '../meta/index.ts'
 import { compactPacks, moveChunksToTier, type CompactReport, type MoveReport } from './compact.ts'
 import { collectGarbage, type GcReport } from './gc.ts'
-import { createChunkHasher, hashAlgorithmCodes, hashAlgorithmFromCode, type HashAlgorithm } from './hash.ts'
+import { createChunkHasher, defaultHashAlgorithm, hashAlgorithmCodes, hashAlgorithmFromCode, type HashAlgorithm } from './hash.ts'
 import { decodeFormat, decodeLocation, encodeFormat, formatKey, locationKey, tiers, type Location, type Tier } from './location.ts'
 import { PackCatalog } from './pack-catalog.ts'
 import { PackHandleCache } from './pack-reader.ts'
@@ -87,8 +87,6 @@ export interface ChunkStoreStats extends StoreCounters {
   deadBytes: number
 }
 
-export const defaultHashAlgorithm: HashAlgorithm = 'blake3'
-
 export class ChunkStore {
   readonly #context: StoreContext
   readonly #inflight = new Map<string, Promise<PutResult>>()
@@ -121,18 +119,18 @@ export class ChunkStore {
   }
 
   /** The id plain would have in domain (without storing it). */
-  async idOf(plain: Uint8Array, domain: KeyDomainId = plainDomain): Promise<ChunkId> {
-    this.#checkOpen()
-    const keys = await this.#context.keyRing.keysFor(domain)
-    return this.#context.hasher.id(plain, keys.idKey)
+  idOf(plain: Uint8Array, domain: KeyDomainId = plainDomain): Promise<ChunkId> {
+    return this.#operation(async () => {
+      const keys = await this.#context.keyRing.keysFor(domain)
+      return this.#context.hasher.id(plain, keys.idKey)
+    })
   }
 
   put(plain: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
-    return this.#track(this.#put(plain, options))
+    return this.#operation(() => this.#put(plain, options))
   }
 
   async #put(plain: Uint8Array, options: PutOptions): Promise<PutResult> {
-    this.#checkOpen()
     checkPlain(plain)
     const tier = options.tier ?? 'hot'
     if (!tiers.includes(tier)) throw new StoreError('INVALID_ARGUMENT', `unknown tier "${String(tier)}"`)
@@ -205,11 +203,10 @@ export class ChunkStore {
   }
 
   get(id: ChunkId, options: { signal?: AbortSignal } = {}): Promise<Buffer> {
-    return this.#track(this.#get(id, options))
+    return this.#operation(() => this.#get(id, options))
   }
 
   async #get(id: ChunkId, options: { signal?: AbortSignal }): Promise<Buffer> {
-    this.#checkOpen()
     throwIfAborted(options.signal)
     const plain = await readVerified(this.#context, id)
     this.#context.counters.gets += 1
@@ -218,51 +215,47 @@ export class ChunkStore {
   }
 
   /** Where a chunk is stored, or undefined when it has no location. */
-  async locate(id: ChunkId): Promise<ChunkLocation | undefined> {
-    this.#checkOpen()
-    const location = await readLocation(this.#context, id)
-    if (location === undefined) return undefined
-    const tier = await this.#context.catalog.tierOf(location.packId)
-    if (tier === undefined) throw new StoreError('CHUNK_CORRUPT', `chunk ${chunkIdHex(id)} points into pack ${location.packId}, which has no record`)
-    return { ...location, tier }
+  locate(id: ChunkId): Promise<ChunkLocation | undefined> {
+    return this.#operation(async () => {
+      const location = await readLocation(this.#context, id)
+      if (location === undefined) return undefined
+      const tier = await this.#context.catalog.tierOf(location.packId)
+      if (tier === undefined) throw new StoreError('CHUNK_CORRUPT', `chunk ${chunkIdHex(id)} points into pack ${location.packId}, which has no record`)
+      return { ...location, tier }
+    })
   }
 
   /** Add a reference per occurrence of each id, in the caller's transaction. */
   addRefs(tx: WriteTx, ids: readonly ChunkId[]): Promise<void> {
-    this.#checkOpen()
-    return addRefs(tx, ids)
+    return this.#operation(() => addRefs(tx, ids))
   }
 
   /** Drop a reference per occurrence of each id, in the caller's transaction. */
   dropRefs(tx: WriteTx, ids: readonly ChunkId[]): Promise<void> {
-    this.#checkOpen()
-    return dropRefs(tx, ids, this.#context.clock.nowMs())
+    return this.#operation(() => dropRefs(tx, ids, this.#context.clock.nowMs()))
   }
 
   refCount(tx: ReadTx, id: ChunkId): Promise<number> {
-    this.#checkOpen()
-    return refCount(tx, id)
+    return this.#operation(() => refCount(tx, id))
   }
 
   collectGarbage(options: { signal?: AbortSignal } = {}): Promise<GcReport> {
-    this.#checkOpen()
-    return this.#track(collectGarbage(this.#context, options))
+    return this.#operation(() => collectGarbage(this.#context, options))
   }
 
   compact(options: { signal?: AbortSignal } = {}): Promise<CompactReport> {
-    this.#checkOpen()
-    return this.#track(compactPacks(this.#context, options))
+    return this.#operation(() => compactPacks(this.#context, options))
   }
 
   moveToTier(ids: readonly ChunkId[], tier: Tier, options: { signal?: AbortSignal } = {}): Promise<MoveReport> {
-    this.#checkOpen()
-    if (!tiers.includes(tier)) throw new StoreError('INVALID_ARGUMENT', `unknown tier "${String(tier)}"`)
-    return this.#track(moveChunksToTier(this.#context, ids, tier, options))
+    return this.#operation(async () => {
+      if (!tiers.includes(tier)) throw new StoreError('INVALID_ARGUMENT', `unknown tier "${String(tier)}"`)
+      return moveChunksToTier(this.#context, ids, tier, options)
+    })
   }
 
   scrub(options: ScrubOptions = {}): Promise<ScrubReport> {
-    this.#checkOpen()
-    return this.#track(scrubChunks(this.#context, options))
+    return this.#operation(() => scrubChunks(this.#context, options))
   }
 
   stats(): ChunkStoreStats {
@@ -306,11 +299,15 @@ export class ChunkStore {
     await handles.close()
   }
 
-  #checkOpen(): void {
-    if (this.#closing !== undefined) throw new StoreError('CLOSED', 'the chunk store is closed')
-  }
-
-  #track<T>(operation: Promise<T>): Promise<T> {
+  /** Run a public operation: CLOSED after close(), and close() waits for it. */
+  #operation<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closing !== undefined) return Promise.reject(new StoreError('CLOSED', 'the chunk store is closed'))
+    let operation: Promise<T>
+    try {
+      operation = fn()
+    } catch (error) {
+      return Promise.reject(error)
+    }
     this.#running.add(operation)
     const forget = (): void => {
       this.#running.delete(operation)
@@ -386,7 +383,7 @@ async function openContext(options: ChunkStoreOptions): Promise<StoreContext> {
     hasher: createChunkHasher(algorithm),
     hashAlgorithmCode,
     catalog,
-    handles: new PackHandleCache(options.io, limits.packReadHandlesMax),
+    handles: new PackHandleCache(options.io, limits.packReadHandlesMax, log),
     writers: { hot: writer('hot'), cold: writer('cold') },
     counters: newCounters(),
     log,
