@@ -3,7 +3,11 @@
 // Contract: append() resolves only after the frame's bytes were fsynced AND its location was
 // committed (or it was found not to need one: see WrittenFrame.replaces), so a resolved append
 // is durable. Frames queued while a batch is being written form the next batch: one writev at
-// the pack's tail, ONE fsync, ONE metadata transaction, then every waiter is told.
+// the pack's tail, ONE fsync, ONE metadata transaction, then every waiter is told. Two stages
+// overlap: batch N+1 is written and fsynced while batch N's transaction commits (the pack fsync
+// and the metadata fsync are different files, measured ~2x faster together than in turn).
+// Committed frames always form a prefix of the pack (header + the record's frameBytes): after a
+// failed commit, later batches of that pack fail too.
 // Failure: a failed write, fsync or commit fails every frame of its batch with the StoreError
 // (NO_SPACE for ENOSPC/EDQUOT, IO_ERROR otherwise) and abandons the pack: after a failed fsync
 // the page-cache state is unknowable, so the file is never written or fsynced again by this
@@ -37,7 +41,8 @@ interface OpenPack {
   handle: FileHandle
   tailBytes: number
   entries: IndexEntry[]
-  abandoned: boolean
+  /** Why the pack was abandoned; nothing is written or indexed into it afterwards. */
+  abandoned: StoreError | undefined
 }
 
 interface WrittenBatch {
@@ -211,6 +216,12 @@ export class PackWriter {
 
   /** Index a fsynced batch, then tell its waiters. Never throws. */
   async #commitBatch({ pack, batch, frames }: WrittenBatch): Promise<void> {
+    if (pack.abandoned !== undefined) {
+      // The previous batch's commit failed: keep the committed frames a prefix of the pack, so
+      // recovery knows exactly which bytes were acknowledged (header + the record's frameBytes).
+      this.#fail(batch, pack.abandoned)
+      return
+    }
     let indexed: boolean[]
     try {
       indexed = await this.#options.catalog.commitFrames(pack.packId, frames)
@@ -244,7 +255,7 @@ export class PackWriter {
       throw error
     }
     this.counters.packsCreated += 1
-    this.#current = { packId, path, handle, tailBytes: packHeaderBytes, entries: [], abandoned: false }
+    this.#current = { packId, path, handle, tailBytes: packHeaderBytes, entries: [], abandoned: undefined }
     this.#options.log('pack.created', { packId, tier, path })
     return this.#current
   }
@@ -268,8 +279,8 @@ export class PackWriter {
 
   async #abandon(pack: OpenPack, error: StoreError): Promise<void> {
     if (this.#current === pack) this.#current = undefined
-    if (pack.abandoned) return
-    pack.abandoned = true
+    if (pack.abandoned !== undefined) return
+    pack.abandoned = error
     this.counters.packsAbandoned += 1
     this.#options.log('pack.abandoned', { packId: pack.packId, tier: this.#options.tier, code: error.code, message: error.message })
     await closeLogged(pack, this.#options.log)
