@@ -3,7 +3,7 @@ import { appendFile, readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { plainDomainKeys } from '../crypto/index.ts'
 import type { ChunkId, PackId } from '../lib/index.ts'
-import { key, prefixRange } from '../meta/index.ts'
+import { key, MemoryMetaStore, prefixRange } from '../meta/index.ts'
 import { encodePackRecord, locationKey, packKey } from './location.ts'
 import { createChunkHasher } from './hash.ts'
 import { encodeSeal, packFileName, type IndexEntry } from './pack-format.ts'
@@ -187,4 +187,26 @@ t.test('a torn pack header from a crashed creation is removed', async (t) => {
   t.same(store.recovery.dropped, [{ packId: 50, tier: 'hot', reason: 'torn pack header, no frames' }])
   await t.rejects(stat(path), { code: 'ENOENT' })
   await readAll(t, store, chunks)
+})
+
+t.test('with the metadata lost, open refuses and rebuildIndex recovers every chunk', async (t) => {
+  const setup = await testStoreSetup({ gcGraceMs: graceMs, hashAlgorithm: 'sha256', packTargetBytes: 16 * 1024 }, seed)
+  t.teardown(setup.cleanup)
+  const store = await setup.open()
+  const chunks = new Map<ChunkId, Buffer>()
+  for (let at = 0; at < 12; at += 1) {
+    const plain = random.bytes(3000)
+    chunks.set((await store.put(plain)).id, plain)
+  }
+  await store.close()
+  const fresh = new MemoryMetaStore()
+  await t.rejects(setup.open({ meta: fresh, hashAlgorithm: undefined }), { code: 'ALREADY_EXISTS' })
+  const report = await ChunkStore.rebuildIndex({ ...setup.options, meta: fresh, hashAlgorithm: undefined })
+  t.equal(report.chunks, chunks.size)
+  t.equal(report.droppedLocations, 0)
+  t.same(report.recovery.damaged, [])
+  const rebuilt = await setup.open({ meta: fresh, hashAlgorithm: undefined })
+  t.teardown(() => rebuilt.close())
+  t.equal(rebuilt.hashAlgorithm, 'sha256', 'the algorithm comes from the pack headers')
+  await readAll(t, rebuilt, chunks)
 })

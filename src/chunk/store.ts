@@ -14,7 +14,7 @@
 // or tiers.
 // Never: acknowledge a put before fsync + commit; return unverified bytes; touch a file outside
 // the tier directories; modify `plain` (callers must not modify it until put() resolves).
-import { isAbsolute, resolve } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import type { Io } from '../io/index.ts'
 import {
   chunkIdHex,
@@ -35,7 +35,8 @@ import { collectGarbage, type GcReport } from './gc.ts'
 import { createChunkHasher, defaultHashAlgorithm, hashAlgorithmCodes, hashAlgorithmFromCode, type HashAlgorithm } from './hash.ts'
 import { decodeFormat, decodeLocation, encodeFormat, formatKey, locationKey, tiers, type Location, type Tier } from './location.ts'
 import { PackCatalog } from './pack-catalog.ts'
-import { PackHandleCache } from './pack-reader.ts'
+import { packIdFromFileName } from './pack-format.ts'
+import { PackHandleCache, readPackHeader } from './pack-reader.ts'
 import { PackWriter } from './pack-writer.ts'
 import { recoverPacks, rebuildIndex, type RebuildReport, type RecoveryReport } from './recovery.ts'
 import { addRefs, armGc, decodeRef, dropRefs, refCount, refKey } from './refs.ts'
@@ -103,14 +104,14 @@ export class ChunkStore {
   }
 
   static async open(options: ChunkStoreOptions): Promise<ChunkStore> {
-    const context = await openContext(options)
+    const context = await openContext(options, 'open')
     const recovery = await recoverPacks(context)
     return new ChunkStore(context, recovery)
   }
 
   /** Rebuild locations and pack records from the pack files (offline: the store must not be open). */
   static async rebuildIndex(options: ChunkStoreOptions): Promise<RebuildReport> {
-    const context = await openContext(options)
+    const context = await openContext(options, 'rebuild')
     try {
       return await rebuildIndex(context)
     } finally {
@@ -337,16 +338,33 @@ function checkTierPaths(tierPaths: Record<Tier, string>): Record<Tier, string> {
   return resolved
 }
 
-/** Create or check the format record; the recorded hash algorithm wins over the requested one. */
-async function ensureFormat(options: ChunkStoreOptions, log: Logger): Promise<HashAlgorithm> {
+/**
+ * Create or check the format record; the recorded hash algorithm wins over the requested one.
+ * A new format record next to existing pack files means the metadata was lost or the wrong
+ * metadata is configured: opening would adopt every chunk as unreferenced garbage, so open
+ * refuses (ALREADY_EXISTS) and only rebuildIndex proceeds, with the packs' hash algorithm.
+ */
+async function ensureFormat(options: ChunkStoreOptions, tierPaths: Record<Tier, string>, mode: 'open' | 'rebuild', log: Logger): Promise<HashAlgorithm> {
   const requested = options.hashAlgorithm ?? defaultHashAlgorithm
-  const recorded = await options.meta.transact(async (tx) => {
-    const stored = await tx.get(formatKey)
-    if (stored !== undefined) return decodeFormat(stored)
-    const created = { hashAlgorithmCode: hashAlgorithmCodes[requested], createdMs: options.clock.nowMs() }
-    tx.put(formatKey, encodeFormat(created))
-    return created
-  })
+  let stored = await options.meta.read((tx) => tx.get(formatKey))
+  if (stored === undefined) {
+    const existing = await hashCodeOfExistingPacks(options.io, tierPaths)
+    if (existing !== undefined && mode === 'open') {
+      throw new StoreError(
+        'ALREADY_EXISTS',
+        `the tier directories (${tierPaths.hot}, ${tierPaths.cold}) hold pack files but the metadata has no chunk store: ` +
+          'point at the metadata that belongs to them, or run the index rebuild',
+      )
+    }
+    const created = encodeFormat({ hashAlgorithmCode: existing ?? hashAlgorithmCodes[requested], createdMs: options.clock.nowMs() })
+    stored = await options.meta.transact(async (tx) => {
+      const raced = await tx.get(formatKey)
+      if (raced !== undefined) return raced
+      tx.put(formatKey, created)
+      return created
+    })
+  }
+  const recorded = decodeFormat(stored)
   let algorithm: HashAlgorithm
   try {
     algorithm = hashAlgorithmFromCode(recorded.hashAlgorithmCode)
@@ -359,7 +377,24 @@ async function ensureFormat(options: ChunkStoreOptions, log: Logger): Promise<Ha
   return algorithm
 }
 
-async function openContext(options: ChunkStoreOptions): Promise<StoreContext> {
+/** The hash algorithm code in the header of some pack file in the tiers, if any has one. */
+async function hashCodeOfExistingPacks(io: Io, tierPaths: Record<Tier, string>): Promise<number | undefined> {
+  for (const tier of tiers) {
+    for (const entry of await io.readdir(tierPaths[tier])) {
+      if (!entry.isFile || packIdFromFileName(entry.name) === undefined) continue
+      const handle = await io.open(join(tierPaths[tier], entry.name), 'r')
+      try {
+        const header = await readPackHeader(handle)
+        if (header !== undefined) return header.hashAlgorithmCode
+      } finally {
+        await handle.close()
+      }
+    }
+  }
+  return undefined
+}
+
+async function openContext(options: ChunkStoreOptions, mode: 'open' | 'rebuild'): Promise<StoreContext> {
   const tierPaths = checkTierPaths(options.tierPaths)
   const packTargetBytes = options.packTargetBytes ?? limits.packTargetBytes
   if (!Number.isSafeInteger(packTargetBytes) || packTargetBytes < 4096 || packTargetBytes > limits.packTargetBytes * 2) {
@@ -369,7 +404,7 @@ async function openContext(options: ChunkStoreOptions): Promise<StoreContext> {
   if (!Number.isSafeInteger(gcGraceMs) || gcGraceMs < 0) throw new StoreError('INVALID_ARGUMENT', 'gcGraceMs must be a non-negative integer')
   const log: Logger = options.logger ?? (() => {})
   for (const tier of tiers) await options.io.mkdirp(tierPaths[tier])
-  const algorithm = await ensureFormat(options, log)
+  const algorithm = await ensureFormat(options, tierPaths, mode, log)
   const catalog = new PackCatalog(options.meta, options.clock, tierPaths)
   await catalog.load()
   const hashAlgorithmCode = hashAlgorithmCodes[algorithm]
