@@ -161,10 +161,6 @@ async function repairCommand(args: readonly string[], context: CliContext): Prom
   const logger = createLogger({ level: config.logLevel, sink: context.stderr })
   context.stdout.write(`rebuilding the metadata index of ${config.dataDir} from its packs\n`)
   const report = await rebuildIndexOffline(config, logger)
-  if (report === undefined) {
-    context.stderr.write('cairn repair: --rebuild-index is not available yet in this version\n')
-    return 1
-  }
   context.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
   return 0
 }

@@ -37,6 +37,8 @@ export const serverOptionSpecs = {
   'nbd-socket': { kind: 'optional-path', env: 'CAIRN_NBD_SOCKET', defaultText: undefined, placeholder: 'PATH', help: 'NBD over a Unix socket (default: none)' },
   'nfs-address': { kind: 'address', env: 'CAIRN_NFS_ADDRESS', defaultText: '127.0.0.1:2049', placeholder: 'HOST:PORT', help: 'NFSv4 filesystem' },
   'gc-grace-seconds': { kind: 'seconds', env: 'CAIRN_GC_GRACE_SECONDS', defaultText: String(limits.gcGraceMsDefault / 1000), placeholder: 'N', help: 'keep unreferenced chunks this long before collecting them' },
+  'maintenance-interval-seconds': { kind: 'seconds', env: 'CAIRN_MAINTENANCE_INTERVAL_SECONDS', defaultText: '600', placeholder: 'N', help: 'run garbage collection and pack compaction this often (0: never)' },
+  'scrub-interval-seconds': { kind: 'seconds', env: 'CAIRN_SCRUB_INTERVAL_SECONDS', defaultText: String(7 * 24 * 3600), placeholder: 'N', help: 'verify every stored chunk this often (0: never)' },
   'log-level': { kind: 'log-level', env: 'CAIRN_LOG_LEVEL', defaultText: 'info', placeholder: 'LEVEL', help: `one of ${logLevels.join(', ')}` },
 } as const satisfies Record<string, OptionSpec>
 
@@ -58,6 +60,10 @@ export interface ServerConfig {
   readonly nbdSocket: string | undefined
   readonly nfsAddress: Address
   readonly gcGraceMs: number
+  /** 0 disables background GC + compaction. */
+  readonly maintenanceIntervalMs: number
+  /** 0 disables the background scrub. */
+  readonly scrubIntervalMs: number
   readonly logLevel: LogLevel
   /** Absolute path of the config file that was read, if any. */
   readonly configFile: string | undefined
@@ -123,6 +129,8 @@ export function parseServerConfig(source: ConfigSource, extraSwitches: readonly 
     nbdSocket: socketRaw === undefined ? undefined : pathOf(socketRaw),
     nfsAddress: addressOf(must(pick('nfs-address'))),
     gcGraceMs: secondsOf(must(pick('gc-grace-seconds'))) * 1000,
+    maintenanceIntervalMs: secondsOf(must(pick('maintenance-interval-seconds'))) * 1000,
+    scrubIntervalMs: secondsOf(must(pick('scrub-interval-seconds'))) * 1000,
     logLevel: logLevelOf(must(pick('log-level'))),
     configFile,
     rootAccessKeyText: nonEmpty(source.env.CAIRN_ROOT_ACCESS_KEY),

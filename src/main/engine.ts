@@ -8,18 +8,18 @@
 // pid). close() is idempotent and releases the lock last. Maintenance operations an engine
 // cannot run yet are absent (the admin API answers 503 "not available yet").
 //
-// WIRING (lead): the places marked `WIRE:` below are where the key ring and chunk store plug in.
 import { join } from 'node:path'
 import { isStoreError, StoreError, systemClock, systemRandom, type Clock, type Random } from '../lib/index.ts'
 import { nodeIo, type Io } from '../io/index.ts'
 import { loadMasterKey, masterKeyIdHex } from '../crypto/index.ts'
 import type { MetaStore } from '../meta/index.ts'
+import { ChunkStore, KeyRing, type ChunkStoreOptions, type ChunkStoreStats } from '../chunk/index.ts'
 import { addStatsGauges, type AdminEngine, type JsonObject, type MaintenanceOptions, type Registry } from '../admin/index.ts'
 import type { ServerConfig } from './config.ts'
 import { openDataDirMeta, removePidFile, writePidFile } from './data-dir.ts'
-import type { Logger } from './logger.ts'
-// WIRE: import { eventLogger } from './logger.ts' to adapt the chunk store's (event, fields) logger.
-// WIRE: import { toJsonObject } from './json.ts' for converting chunk-store results.
+import { eventLogger, type Logger } from './logger.ts'
+import { toJsonObject } from './json.ts'
+import { Maintenance } from './maintenance.ts'
 
 export interface EngineWorld {
   io: Io
@@ -33,6 +33,8 @@ export interface Engine extends AdminEngine {
   readonly dataDir: string
   /** Add this engine's gauges to the process registry (values read at scrape time). */
   registerMetrics(registry: Registry): void
+  /** Start background maintenance (GC, compaction, scrub); bugs found there go to onBug. */
+  startBackground(onBug: (error: Error) => void): void
   close(): Promise<void>
 }
 
@@ -49,23 +51,40 @@ export async function openEngine(config: ServerConfig, logger: Logger, world: En
     await writePidFile(io, config.dataDir)
     closers.push({ name: 'pid file', close: () => removePidFile(io, config.dataDir) })
 
-    const loaded = await loadMasterKey({ io, dataDir: config.dataDir, envValue: config.masterKeyText, random })
-    const masterKeyId = masterKeyIdHex(loaded.masterKey)
-    logger.info({ masterKeyId, source: loaded.source, created: loaded.created }, 'master key loaded')
-
-    // WIRE: key ring and chunk store, e.g.
-    //   const keyRing = await KeyRing.open({ meta, masterKey: loaded.masterKey, random })
-    //   const chunkStore = await ChunkStore.open({ io, meta, keyRing, clock: world.clock, random,
-    //     tierPaths: { hot: join(config.dataDir, 'packs'), cold: config.coldDir },
-    //     gcGraceMs: config.gcGraceMs, logger: eventLogger(logger.child({ component: 'chunk-store' })) })
-    //   closers.push({ name: 'chunk store', close: () => chunkStore.close() })
-    // and pass chunkStore to new CairnEngine(...) below.
-
-    return new CairnEngine({ config, logger, world, meta, masterKeyId, masterKeySource: loaded.source, closers })
+    const { options, masterKeyId, masterKeySource } = await chunkStoreOptions(config, logger, world, meta)
+    const chunkStore = await ChunkStore.open(options)
+    closers.push({ name: 'chunk store', close: () => chunkStore.close() })
+    logRecovery(chunkStore, logger)
+    return new CairnEngine({ config, logger, world, meta, chunkStore, masterKeyId, masterKeySource, closers })
   } catch (error) {
     await closeAll(closers, logger)
     throw error
   }
+}
+
+/** Master key, key ring and the chunk store's options: shared by the server and offline repair. */
+async function chunkStoreOptions(config: ServerConfig, logger: Logger, world: EngineWorld, meta: MetaStore) {
+  const { io, random, clock } = world
+  const loaded = await loadMasterKey({ io, dataDir: config.dataDir, envValue: config.masterKeyText, random })
+  const masterKeyId = masterKeyIdHex(loaded.masterKey)
+  logger.info({ masterKeyId, source: loaded.source, created: loaded.created }, 'master key loaded')
+  const keyRing = await KeyRing.open({ meta, masterKey: loaded.masterKey, random })
+  const options: ChunkStoreOptions = {
+    io,
+    meta,
+    keyRing,
+    clock,
+    random,
+    tierPaths: { hot: join(config.dataDir, 'packs'), cold: config.coldDir },
+    gcGraceMs: config.gcGraceMs,
+    logger: eventLogger(logger.child({ component: 'chunk-store' })),
+  }
+  return { options, masterKeyId, masterKeySource: loaded.source }
+}
+
+function logRecovery(chunkStore: ChunkStore, logger: Logger): void {
+  const recovery = toJsonObject(chunkStore.recovery)
+  logger.info({ recovery, hashAlgorithm: chunkStore.hashAlgorithm }, 'chunk store open')
 }
 
 interface EngineParts {
@@ -73,6 +92,7 @@ interface EngineParts {
   logger: Logger
   world: EngineWorld
   meta: MetaStore
+  chunkStore: ChunkStore
   masterKeyId: string
   masterKeySource: 'env' | 'file'
   closers: Closer[]
@@ -81,18 +101,30 @@ interface EngineParts {
 class CairnEngine implements Engine {
   readonly dataDir: string
   readonly #parts: EngineParts
+  #maintenance: Maintenance | undefined
   #closing: Promise<void> | undefined
-
-  // WIRE: define these once the chunk store exists, e.g.
-  //   scrub = async ({ signal }: MaintenanceOptions) => toJsonObject(await chunkStore.scrub({ signal }))
-  // Results must be plain JSON (convert bigint/Buffer/Map); they are sent as the HTTP body.
-  readonly scrub: ((options: MaintenanceOptions) => Promise<JsonObject>) | undefined = undefined
-  readonly collectGarbage: ((options: MaintenanceOptions) => Promise<JsonObject>) | undefined = undefined
-  readonly compact: ((options: MaintenanceOptions) => Promise<JsonObject>) | undefined = undefined
 
   constructor(parts: EngineParts) {
     this.#parts = parts
     this.dataDir = parts.config.dataDir
+  }
+
+  readonly scrub = async ({ signal }: MaintenanceOptions): Promise<JsonObject> => toJsonObject(await this.#parts.chunkStore.scrub({ signal }))
+  readonly collectGarbage = async ({ signal }: MaintenanceOptions): Promise<JsonObject> =>
+    toJsonObject(await this.#parts.chunkStore.collectGarbage({ signal }))
+  readonly compact = async ({ signal }: MaintenanceOptions): Promise<JsonObject> => toJsonObject(await this.#parts.chunkStore.compact({ signal }))
+
+  startBackground(onBug: (error: Error) => void): void {
+    if (this.#maintenance !== undefined || this.#closing !== undefined) return
+    const { chunkStore, logger, config } = this.#parts
+    this.#maintenance = new Maintenance({
+      chunkStore,
+      logger: logger.child({ component: 'maintenance' }),
+      maintenanceIntervalMs: config.maintenanceIntervalMs,
+      scrubIntervalMs: config.scrubIntervalMs,
+      onBug: (error) => onBug(error instanceof Error ? error : new TypeError(String(error))),
+    })
+    this.#maintenance.start()
   }
 
   async info(): Promise<JsonObject> {
@@ -104,8 +136,8 @@ class CairnEngine implements Engine {
       metaStore: { backend: 'leveldb', path: join(config.dataDir, 'meta'), shared: meta.capabilities.shared },
       masterKey: { id: this.#parts.masterKeyId, source: this.#parts.masterKeySource },
       gcGraceSeconds: config.gcGraceMs / 1000,
-      // WIRE: chunkStore: toJsonObject(await chunkStore.stats()),
-      chunkStore: 'not available yet',
+      chunkStore: toJsonObject({ hashAlgorithm: this.#parts.chunkStore.hashAlgorithm, ...this.#parts.chunkStore.stats() }),
+      lastScrub: this.#maintenance?.lastScrub === undefined ? null : toJsonObject(this.#maintenance.lastScrub),
     }
   }
 
@@ -115,18 +147,44 @@ class CairnEngine implements Engine {
     addStatsGauges(registry, () => world.io.freeBytes(config.dataDir), [
       { name: 'cairn_data_dir_free_bytes', help: 'Free bytes on the filesystem holding the data dir', pick: (free) => free },
     ], onError)
-    // WIRE: chunk store gauges, read once per scrape, e.g.
-    //   addStatsGauges(registry, () => chunkStore.stats(), [
-    //     { name: 'cairn_chunk_store_chunks', help: 'Chunks stored', pick: (s) => s.chunks },
-    //     { name: 'cairn_chunk_store_live_bytes', help: 'Bytes of referenced chunks', pick: (s) => s.liveBytes },
-    //   ], onError)
+    const { chunkStore } = this.#parts
+    addStatsGauges(registry, async () => chunkStore.stats(), chunkStoreGauges, onError)
+    // Wrapped in an object: addStatsGauges reads undefined as a failed read (NaN).
+    addStatsGauges(registry, async () => ({ last: this.#maintenance?.lastScrub }), [
+      { name: 'cairn_scrub_last_corrupt_chunks', help: 'Corrupt chunks found by the last background scrub', pick: ({ last }) => last?.report.corrupt.length ?? 0 },
+      { name: 'cairn_scrub_last_finished_seconds', help: 'When the last background scrub finished (unix seconds; 0: never)', pick: ({ last }) => (last?.finishedMs ?? 0) / 1000 },
+    ], onError)
   }
 
   close(): Promise<void> {
-    this.#closing ??= closeAll(this.#parts.closers, this.#parts.logger)
+    this.#closing ??= (async () => {
+      // Background tasks stop first so that no GC transaction races the chunk store's close.
+      await this.#maintenance?.stop()
+      await closeAll(this.#parts.closers, this.#parts.logger)
+    })()
     return this.#closing
   }
 }
+
+/** Chunk-store counters and levels, read once per scrape. Counters only grow (per process). */
+const chunkStoreGauges: Array<{ name: string; help: string; pick: (stats: ChunkStoreStats) => number }> = [
+  { name: 'cairn_chunk_puts', help: 'Chunk puts since start (dedup hits included)', pick: (s) => s.puts },
+  { name: 'cairn_chunk_dedup_hits', help: 'Chunk puts that found the chunk already stored', pick: (s) => s.dedupHits },
+  { name: 'cairn_chunk_bytes_in', help: 'Plaintext bytes put since start', pick: (s) => s.bytesIn },
+  { name: 'cairn_chunk_bytes_stored', help: 'Bytes written to packs since start (after dedup and compression)', pick: (s) => s.bytesStored },
+  { name: 'cairn_chunk_gets', help: 'Chunk reads since start', pick: (s) => s.gets },
+  { name: 'cairn_chunk_bytes_out', help: 'Plaintext bytes read since start', pick: (s) => s.bytesOut },
+  { name: 'cairn_chunk_corrupt', help: 'Reads that found a corrupt chunk since start', pick: (s) => s.corrupt },
+  { name: 'cairn_chunk_gc_collected', help: 'Chunks collected by GC since start', pick: (s) => s.gcCollectedChunks },
+  { name: 'cairn_chunk_compacted_packs', help: 'Packs compacted since start', pick: (s) => s.compactedPacks },
+  { name: 'cairn_chunk_compact_reclaimed_bytes', help: 'Bytes returned to the filesystem by compaction since start', pick: (s) => s.compactReclaimedBytes },
+  { name: 'cairn_chunk_group_commits', help: 'Group commits (one fsync each) since start', pick: (s) => s.batches },
+  { name: 'cairn_chunk_syncs', help: 'Pack fsyncs since start', pick: (s) => s.syncs },
+  { name: 'cairn_packs_hot', help: 'Pack files in the hot tier', pick: (s) => s.packs.hot },
+  { name: 'cairn_packs_cold', help: 'Pack files in the cold tier', pick: (s) => s.packs.cold },
+  { name: 'cairn_pack_live_bytes', help: 'Bytes of located chunks in packs', pick: (s) => s.liveBytes },
+  { name: 'cairn_pack_dead_bytes', help: 'Bytes in packs that compaction can reclaim', pick: (s) => s.deadBytes },
+]
 
 /** Close in reverse order of opening; every closer runs even if an earlier one failed. */
 async function closeAll(closers: Closer[], logger: Logger): Promise<void> {
@@ -146,7 +204,7 @@ async function closeAll(closers: Closer[], logger: Logger): Promise<void> {
  * `cairn repair --rebuild-index`: rebuild the metadata index from the packs, offline.
  * Returns undefined while the chunk store cannot do it yet.
  */
-export async function rebuildIndexOffline(config: ServerConfig, logger: Logger, world: EngineWorld = systemWorld): Promise<JsonObject | undefined> {
+export async function rebuildIndexOffline(config: ServerConfig, logger: Logger, world: EngineWorld = systemWorld): Promise<JsonObject> {
   const { io } = world
   const closers: Closer[] = []
   try {
@@ -159,10 +217,8 @@ export async function rebuildIndexOffline(config: ServerConfig, logger: Logger, 
     await writePidFile(io, config.dataDir)
     closers.push({ name: 'pid file', close: () => removePidFile(io, config.dataDir) })
     logger.debug({ dataDir: config.dataDir }, 'data dir locked for repair')
-    // WIRE: load the master key and key ring as in openEngine, then
-    //   return toJsonObject(await ChunkStore.rebuildIndex({ io, meta, keyRing, clock: world.clock, random: world.random,
-    //     tierPaths: { hot: join(config.dataDir, 'packs'), cold: config.coldDir }, logger }))
-    return undefined
+    const { options } = await chunkStoreOptions(config, logger, world, meta)
+    return toJsonObject(await ChunkStore.rebuildIndex(options))
   } finally {
     await closeAll(closers, logger)
   }

@@ -29,6 +29,7 @@ function setup(t: Test) {
         signal.addEventListener('abort', () => reject(new StoreError('ABORTED', 'scrub cancelled')))
       }),
     registerMetrics: () => {},
+    startBackground: () => {},
     close: async () => {
       events.push('engine closed')
     },

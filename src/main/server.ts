@@ -66,6 +66,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     app = await buildAdminApp({ config, logger, engine, credentials, state, shutdownSignal: shutdownController.signal, startedAtMs, world, onBug: options.onBug, adminUrl: () => adminUrl })
     adminUrl = await listen(app, config.adminAddress, '--admin-address')
     logger.info({ listener: 'admin', url: adminUrl }, `admin API listening on ${adminUrl}`)
+    engine.startBackground(options.onBug)
     for (const [name, address] of tcpListeners(config)) {
       if (!notImplementedListeners.has(name)) continue
       logger.info({ listener: name.replace(/-address$/, ''), address: formatAddress(address) }, `${name.replace(/-address$/, '')} listener not implemented yet (${formatAddress(address)} not bound)`)
