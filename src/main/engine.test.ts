@@ -20,7 +20,8 @@ t.test('open takes the data dir, writes the pid file and the master key; close r
   t.ok(existsSync(join(dataDir, 'keys', 'master.key')))
   const info = await engine.info()
   t.match(info, { dataDir, coldDir: join(dataDir, 'cold'), metaStore: { backend: 'leveldb' }, masterKey: { id: /^[0-9a-f]{16}$/, source: 'file' } })
-  t.equal(engine.scrub, undefined, 'maintenance is absent until the chunk store is wired')
+  t.match(info, { chunkStore: { hashAlgorithm: 'blake3', puts: 0 } })
+  t.match(await engine.scrub?.({ signal: new AbortController().signal }), { checkedChunks: 0, corrupt: [] }, 'maintenance reaches the chunk store')
 
   await t.rejects(openEngine(config, quiet), {
     code: 'LOCKED',
