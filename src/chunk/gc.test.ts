@@ -171,3 +171,30 @@ t.test('GC works through the queue in bounded batches', async (t) => {
   controller.abort()
   await t.rejects(store.collectGarbage({ signal: controller.signal }), { code: 'ABORTED' })
 })
+
+t.test('repeated dedup hits on a fresh zero-ref chunk cost no commit; an older one is re-armed', async (t) => {
+  const inner = new MemoryMetaStore()
+  let transactions = 0
+  const meta: MetaStore = {
+    capabilities: inner.capabilities,
+    transact: (fn, options) => {
+      transactions += 1
+      return inner.transact(fn, options)
+    },
+    read: (fn) => inner.read(fn),
+    close: () => inner.close(),
+  }
+  const { store, clock } = await setupStore(t, { meta })
+  const plain = random.bytes(2000)
+  await store.put(plain)
+  const before = transactions
+  for (let at = 0; at < 50; at += 1) t.equal((await store.put(plain)).deduplicated, true)
+  t.equal(transactions, before, 'no commits for dedup hits inside the first half of the grace period')
+  clock.advance(graceMs * 0.6)
+  await store.put(plain)
+  t.equal(transactions, before + 1, 'past half the grace period, the dedup hit re-arms the entry')
+  clock.advance(graceMs * 0.6)
+  t.same(await store.collectGarbage(), { collectedChunks: 0, collectedBytes: 0 }, 'the re-armed chunk survives its first due time')
+  clock.advance(graceMs * 0.4)
+  t.same((await store.collectGarbage()).collectedChunks, 1, 'and goes a grace period after the re-arm')
+})

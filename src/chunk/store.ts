@@ -3,7 +3,8 @@
 // Contract:
 // - put() resolves only when the chunk is durable: its frame fsynced and its location committed
 //   (or it already was). A new chunk starts with refcount 0 and a GC entry; callers reference it
-//   with addRefs() in the transaction of the record that uses it, within the GC grace period.
+//   with addRefs() in the transaction of the record that uses it, within half the GC grace
+//   period of put() resolving (after that, addRefs may find it collected: CHUNK_MISSING).
 // - get() returns only bytes that re-hash to the id (CHUNK_CORRUPT otherwise, NOT_FOUND when
 //   the chunk has no location).
 // - Refcounts move in the caller's transaction (addRefs/dropRefs/refCount).
@@ -188,13 +189,18 @@ export class ChunkStore {
   /**
    * The chunk's location if it is already stored. A zero-ref chunk's GC entry is re-armed with
    * the current time first, in a transaction that re-checks the location, so a GC running
-   * before the caller's addRefs cannot take it (docs/format/pack.md 2.7).
+   * before the caller's addRefs cannot take it (docs/format/pack.md 2.7). An entry less than
+   * half a grace period old is left as it is: the chunk cannot be collected for at least another
+   * half period, and repeated chunks (zero-filled extents) do not cost a commit each.
    */
   async #dedup(id: ChunkId): Promise<Location | undefined> {
-    const { meta, clock } = this.#context
+    const { meta, clock, gcGraceMs } = this.#context
     const [storedLocation, storedRef] = await meta.read((tx) => tx.getMany([locationKey(id), refKey(id)]))
     if (storedLocation === undefined) return undefined
-    if (storedRef !== undefined && decodeRef(storedRef, id).count > 0) return decodeLocation(storedLocation, id)
+    const ref = storedRef === undefined ? undefined : decodeRef(storedRef, id)
+    if (ref !== undefined && (ref.count > 0 || clock.nowMs() - ref.zeroSinceMs < gcGraceMs / 2)) {
+      return decodeLocation(storedLocation, id)
+    }
     return meta.transact(async (tx) => {
       const [location, ref] = await tx.getMany([locationKey(id), refKey(id)])
       if (location === undefined) return undefined // GC won: write the chunk again
