@@ -12,7 +12,20 @@ export function httpStatusOf(code: StoreErrorCode): number {
     case 'LOCKED':
       return 409
     case 'INVALID_ARGUMENT':
+    case 'INVALID_RANGE':
+    case 'BAD_DIGEST':
       return 400
+    case 'ACCESS_DENIED':
+      return 403
+    case 'NOT_MODIFIED':
+      return 304
+    case 'PRECONDITION_FAILED':
+      return 412
+    case 'NOT_EMPTY':
+    case 'INVALID_STATE':
+      return 409
+    case 'NOT_IMPLEMENTED':
+      return 501
     case 'LIMIT_EXCEEDED':
       return 429
     case 'NO_SPACE':

@@ -16,16 +16,42 @@ export const storeErrorCodes = [
   'CLOSED', // the component was closed or failed before and refuses further use
   'ABORTED', // the caller's AbortSignal fired
   'LIMIT_EXCEEDED', // a configured limit was hit
+  // Semantic outcomes the front-ends map to distinct wire errors (S3 codes, NFS4ERR_*, NBD errno).
+  'PRECONDITION_FAILED', // a condition the caller set does not hold (If-Match, If-None-Match: *)
+  'NOT_MODIFIED', // a read condition says the caller's copy is current (If-None-Match on GET)
+  'NOT_EMPTY', // a container (bucket, directory) still holds entries
+  'INVALID_RANGE', // a byte range outside the thing read
+  'INVALID_STATE', // the thing exists but cannot do this now (archived object, attached volume)
+  'BAD_DIGEST', // bytes received do not match the digest the caller sent
+  'ACCESS_DENIED', // the caller may not do this
+  'NOT_IMPLEMENTED', // a recognised request this server does not support
 ] as const
+
+/**
+ * What kind of thing a NOT_FOUND / ALREADY_EXISTS / INVALID_STATE is about, so front-ends can
+ * answer NoSuchBucket vs NoSuchKey vs NoSuchUpload, or NFS4ERR_NOENT vs NFS4ERR_STALE.
+ */
+export type StoreErrorSubject =
+  | 'bucket' | 'key' | 'version' | 'upload' | 'part' | 'user' | 'policy' | 'configuration'
+  | 'volume' | 'snapshot' | 'export'
+  | 'filesystem' | 'inode' | 'entry' | 'state' | 'lock'
+  | 'chunk' | 'pack' | 'key-domain'
 
 export type StoreErrorCode = (typeof storeErrorCodes)[number]
 
+export interface StoreErrorOptions {
+  cause?: unknown
+  subject?: StoreErrorSubject
+}
+
 export class StoreError extends Error {
   readonly code: StoreErrorCode
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+  readonly subject: StoreErrorSubject | undefined
+  constructor(code: StoreErrorCode, message: string, options?: StoreErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'StoreError'
     this.code = code
+    this.subject = options?.subject
   }
 }
 
