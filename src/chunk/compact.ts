@@ -157,12 +157,20 @@ export async function moveChunksToTier(context: StoreContext, ids: readonly Chun
       if ((await context.catalog.tierOf(location.packId)) === tier) report.alreadyInTier += 1
       else toCopy.push({ id, location })
     }
-    const results = await Promise.all(toCopy.map(({ id, location }) => copyFrame(context, id, location, tier)))
-    results.forEach((indexed, at) => {
-      if (!indexed) return // moved or collected meanwhile
-      report.movedChunks += 1
-      report.movedBytes += (toCopy[at] as { location: Location }).location.storedBytes
+    // Settle every copy before rejecting, so no chunk changes tier after moveToTier returned.
+    const results = await Promise.allSettled(toCopy.map(({ id, location }) => copyFrame(context, id, location, tier)))
+    let failure: unknown
+    results.forEach((result, at) => {
+      if (result.status === 'rejected') failure ??= result.reason
+      else if (result.value) {
+        report.movedChunks += 1
+        report.movedBytes += (toCopy[at] as { location: Location }).location.storedBytes
+      } // else moved or collected meanwhile
     })
+    if (failure !== undefined) {
+      context.counters.movedChunks += report.movedChunks
+      throw failure
+    }
   }
   context.counters.movedChunks += report.movedChunks
   return report

@@ -160,6 +160,17 @@ export class PackCatalog {
     if (known) known.state = 'sealed'
   }
 
+  /** Delete the record of a pack that never held a frame (its file could not be created). */
+  async dropEmptyPack(packId: PackId): Promise<void> {
+    await this.#meta.transact(async (tx) => {
+      const stored = await tx.get(packKey(packId))
+      if (stored === undefined) return
+      assert(decodePackRecord(stored, packId).frameBytes === 0, 'only a pack without frames is dropped')
+      tx.delete(packKey(packId))
+    })
+    this.packs.delete(packId)
+  }
+
   applyToMirror(deltas: PackDeltas): void {
     for (const [packId, delta] of deltas.byPack) {
       const known = this.packs.get(packId)

@@ -240,24 +240,39 @@ export class PackWriter {
     this.#release(batch)
   }
 
-  /** Record first, then file: a pack file without a record is only ever a deletion's leftover. */
+  /**
+   * Record first, then file: a pack file without a record is only ever a deletion's leftover.
+   * When the file cannot be made, it is removed and then its record, so nothing reports a pack
+   * that never held data; if that cleanup fails too, recovery at the next open finishes it.
+   */
   async #createPack(): Promise<OpenPack> {
     const { io, tier, catalog } = this.#options
     const { packId, createdMs } = await catalog.createPack(tier)
     const path = catalog.packPath(packId, tier)
-    const handle = await io.open(path, 'wx+')
+    let handle: FileHandle | undefined
     try {
+      handle = await io.open(path, 'wx+')
       await writeAll(handle, encodePackHeader({ packId, hashAlgorithmCode: this.#options.hashAlgorithmCode, createdMs }), 0)
       await handle.sync()
       await io.syncDir(dirname(path))
     } catch (error) {
-      await handle.close()
+      await this.#undoCreate(packId, path, handle)
       throw error
     }
     this.counters.packsCreated += 1
     this.#current = { packId, path, handle, tailBytes: packHeaderBytes, entries: [], abandoned: undefined }
     this.#options.log('pack.created', { packId, tier, path })
     return this.#current
+  }
+
+  async #undoCreate(packId: PackId, path: string, handle: FileHandle | undefined): Promise<void> {
+    try {
+      await handle?.close()
+      if (handle !== undefined) await this.#options.io.unlink(path)
+      await this.#options.catalog.dropEmptyPack(packId)
+    } catch (error) {
+      this.#options.log('pack.create-cleanup-failed', { packId, path, message: String(error) })
+    }
   }
 
   /** Append the index and trailer, fsync, mark the record sealed; frames go to a new pack next. */

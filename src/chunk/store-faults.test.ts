@@ -136,3 +136,32 @@ t.test('a failed metadata commit fails its batch; the frames are recovered as GC
   t.equal(indexed, failed.codes.length, 'the unacknowledged frames are indexed (refcount 0) at the next open')
   await checkReadable(t, reopened, acked)
 })
+
+t.test('a failed pack creation leaves no record behind', async (t) => {
+  const { io, store } = await faultyStore(t)
+  t.teardown(() => store.close())
+  io.addRule({ operation: 'open', kind: 'ENOSPC', path: packFiles, times: 1 })
+  await t.rejects(store.put(random.bytes(100)), { code: 'NO_SPACE' })
+  t.same(store.stats().packs, { hot: 0, cold: 0 })
+  t.same((await store.scrub()).missingPacks, [])
+  io.addRule({ operation: 'sync', kind: 'EIO', path: packFiles, times: 1 })
+  await t.rejects(store.put(random.bytes(100)), { code: 'IO_ERROR' }, 'the header fsync failed')
+  t.same(store.stats().packs, { hot: 0, cold: 0 }, 'the half-made file and its record are gone')
+  t.ok((await store.put(random.bytes(100))).id)
+})
+
+t.test('a moveToTier that rejects has settled every copy', async (t) => {
+  const { io, store } = await faultyStore(t)
+  t.teardown(() => store.close())
+  const { acked } = await putAll(store, Array.from({ length: 20 }, () => random.bytes(1000)))
+  const ids = [...acked.keys()]
+  io.addRule({ operation: 'open', kind: 'ENOSPC', path: /cold/, times: 1 })
+  await t.rejects(store.moveToTier(ids, 'cold'), { code: 'NO_SPACE' })
+  const tiersAt = () => Promise.all(ids.map(async (id) => (await store.locate(id))?.tier))
+  const atRejection = await tiersAt()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(await tiersAt(), atRejection, 'no chunk changed tier after the rejection')
+  const moved = await store.moveToTier(ids, 'cold')
+  t.equal(moved.movedChunks + moved.alreadyInTier, ids.length)
+  await checkReadable(t, store, acked)
+})
