@@ -202,9 +202,9 @@ export async function indexFrames(tx: WriteTx, packId: PackId, frames: readonly 
     const hex = chunkIdHex(id)
     const stored = storedLocations[at]
     const current = changed.get(hex) ?? (stored === undefined ? undefined : decodeLocation(stored, id))
-    if (frame.replaces === undefined ? current !== undefined : current === undefined || !sameLocation(current, frame.replaces)) {
-      return false
-    }
+    // A new chunk needs no location yet; a copy needs its chunk still at the copied frame.
+    const wanted = frame.replaces === undefined ? current === undefined : current !== undefined && sameLocation(current, frame.replaces)
+    if (!wanted) return false
     if (current !== undefined) deltas.addLocation(current, -1)
     deltas.addLocation(frame.location, 1)
     tx.put(locationKey(id), encodeLocation(frame.location))
