@@ -4,8 +4,8 @@ import { ManualClock } from '../../lib/index.ts'
 import { parseRawRequest, withoutUnsignedAmzHeaders, type ParsedRawRequest } from './fixtures/raw-request.ts'
 import { s3DocsContext, s3DocsVectors, suiteContext, suiteHeaderVectors, suiteNormalizedOnlyVectors, suiteQueryVectors } from './fixtures/sigv4-vectors.ts'
 import { createSigV4Verifier, type SigV4Request, type SigV4VerifierOptions } from './sigv4.ts'
-import { canonicalUri, parseRawQuery, canonicalQueryString } from './canonical.ts'
-import { emptySha256Hex } from './signing.ts'
+import { deriveSigningKey, emptySha256Hex, requestStringToSign, signString } from './signing.ts'
+import { buildCanonicalRequest, canonicalHeadersBlock, canonicalQueryString, canonicalUri, parseRawQuery } from './canonical.ts'
 
 function verifierFor(context: { accessKeyId: string; secretAccessKey: string; service: string; timeMs: number }, extra: Partial<SigV4VerifierOptions> = {}) {
   const clock = new ManualClock(context.timeMs)
@@ -246,4 +246,27 @@ t.test('payload modes from x-amz-content-sha256', async (t) => {
   await t.rejects(verifier.verify(withClaim('STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD')), { code: 'InvalidArgument', status: 400 })
   await t.rejects(verifier.verify(withClaim(emptySha256Hex.toUpperCase())), { code: 'InvalidArgument' })
   await t.rejects(verifier.verify(withClaim('STREAMING-UNSIGNED-PAYLOAD-TRAILER')), { code: 'MissingContentLength', status: 411 })
+})
+
+t.test('the HTTP Date header dates a request without x-amz-date, and must then be signed', async (t) => {
+  const { verifier } = verifierFor(s3DocsContext)
+  const headers = { host: ['examplebucket.s3.amazonaws.com'], date: ['Fri, 24 May 2013 00:00:00 GMT'], 'x-amz-content-sha256': [emptySha256Hex] }
+  const sign = (signedHeaders: string[]) => {
+    const canonicalRequest = buildCanonicalRequest({
+      method: 'GET',
+      canonicalUri: '/test.txt',
+      canonicalQuery: '',
+      canonicalHeaders: canonicalHeadersBlock(headers, signedHeaders),
+      signedHeaders,
+      payloadHash: emptySha256Hex,
+    })
+    const scope = '20130524/us-east-1/s3/aws4_request'
+    const signingKey = deriveSigningKey(s3DocsContext.secretAccessKey, '20130524', 'us-east-1', 's3')
+    const signature = signString(signingKey, requestStringToSign('20130524T000000Z', scope, canonicalRequest))
+    const authorization = `AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`
+    return { method: 'GET', rawPath: '/test.txt', rawQuery: '', headers: { ...headers, authorization: [authorization] } }
+  }
+  const verified = await verifier.verify(sign(['date', 'host', 'x-amz-content-sha256']))
+  t.equal(verified.chunkSigning.amzDate, '20130524T000000Z')
+  await t.rejects(verifier.verify(sign(['host', 'x-amz-content-sha256'])), { code: 'AccessDenied', details: { HeadersNotSigned: 'date' } })
 })

@@ -153,7 +153,8 @@ function checkScope(parsed: ParsedSigV4, service: string, region: string | undef
     throw new S3AuthError(code, `Error parsing the Credential: incorrect service "${credential.service}". This endpoint belongs to "${service}".`)
   }
   if (region !== undefined && credential.region !== region) {
-    throw new S3AuthError(code, `The authorization header is malformed; the region '${credential.region}' is wrong; expecting '${region}'`, { details: { Region: region } })
+    const prefix = parsed.kind === 'header' ? 'The authorization header is malformed' : 'Error parsing the X-Amz-Credential parameter'
+    throw new S3AuthError(code, `${prefix}; the region '${credential.region}' is wrong; expecting '${region}'`, { details: { Region: region } })
   }
 }
 
