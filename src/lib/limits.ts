@@ -67,7 +67,7 @@ export const s3RequestLimits = {
   authorizationMaxBytes: 8 * KiB,
   /** Derived SigV4 signing keys kept per (access key, scope); one key serves a day. */
   signingKeyCacheEntriesMax: 1024,
-  /** Largest aws-chunked chunk we accept: one signed chunk is held until its signature checks. */
+  /** Largest signed aws-chunked chunk: one is held until its signature checks (unsigned ones stream). */
   awsChunkMaxBytes: 4 * MiB,
   /** A chunk-size line or trailer line longer than this is malformed (real ones are < 100 bytes). */
   awsChunkLineMaxBytes: 1 * KiB,
@@ -75,8 +75,8 @@ export const s3RequestLimits = {
   awsChunkTrailersMax: 16,
 } as const
 
-// boto3 sends 1 MiB chunks, the JS/Go/Java SDKs 64-128 KiB: every SDK's chunk must fit.
-assert(s3RequestLimits.awsChunkMaxBytes >= 1 * MiB, 'the largest SDK chunk (boto3, 1 MiB) fits')
+// Signed chunks come from the Java SDKs and minio-go at 64-128 KiB; allow far more than any SDK.
+assert(s3RequestLimits.awsChunkMaxBytes >= 1 * MiB, 'every SDK signed chunk fits')
 // 64 concurrent uploads (the memory target) each holding one chunk hold at most the write queue.
 assert(s3RequestLimits.awsChunkMaxBytes * 64 <= limits.writeQueueMaxBytes, 'held chunks stay bounded')
 assert(s3RequestLimits.presignedExpiresMaxSeconds * 1000 > s3RequestLimits.sigV4ClockSkewMaxMs, 'expiry outlasts skew')

@@ -200,6 +200,23 @@ t.test('round trips: every mode, random sizes, chunkings and read boundaries', a
   }
 })
 
+t.test('unsigned chunks may exceed the signed-chunk limit (the JS SDK sends one per stream chunk)', async (t) => {
+  const payload = Buffer.alloc(300_000, 'u')
+  const body = encodeAwsChunkedToBuffer(payload, { mode: 'streaming-unsigned-trailer', chunkSizeBytes: payload.length })
+  const options = { mode: 'streaming-unsigned-trailer', decodedContentLength: payload.length, chunkMaxBytes: 65536 } as const
+  const decoder = new AwsChunkedDecoder(options)
+  let largestOutputBytes = 0
+  for (let offset = 0; offset < body.length; offset += 16_384) {
+    for (const data of decoder.push(body.subarray(offset, offset + 16_384))) largestOutputBytes = Math.max(largestOutputBytes, data.length)
+  }
+  decoder.end()
+  t.equal(decoder.decodedBytes, payload.length)
+  t.ok(largestOutputBytes <= 16_384, 'streamed through as it arrived, not buffered')
+  const signing = docsSigning(docsSeed)
+  const signed = encodeAwsChunkedToBuffer(payload, { mode: 'streaming-signed', signing, chunkSizeBytes: payload.length })
+  t.throws(() => decodeAll([signed], { mode: 'streaming-signed', signing, decodedContentLength: payload.length, chunkMaxBytes: 65536 }), { code: 'InvalidArgument' })
+})
+
 t.test('decode() streams through stream.pipeline with backpressure', async (t) => {
   const payload = Buffer.alloc(1_000_000, 'z')
   const signing = docsSigning(docsSeed)
@@ -236,8 +253,8 @@ t.test('malformed framing is refused', async (t) => {
     ['3\r\nabcX\r\n0\r\n\r\n', 'InvalidArgument', 'data longer than its size'],
     ['3\r\nabc\n0\r\n\r\n', 'InvalidArgument', 'missing CR after data'],
     [`3${';x'.repeat(600)}\r\nabc\r\n0\r\n\r\n`, 'InvalidArgument', 'oversize chunk-size line'],
-    ['500000\r\n', 'InvalidArgument', 'chunk over the limit', { mode: 'streaming-unsigned-trailer', decodedContentLength: 0x500000 }],
-    ['ffffffffffffffff\r\n', 'InvalidArgument', 'absurd chunk size', { mode: 'streaming-unsigned-trailer', decodedContentLength: 3 }],
+    [`500000;chunk-signature=${'0'.repeat(64)}\r\n`, 'InvalidArgument', 'signed chunk over the limit', { mode: 'streaming-signed', signing: docsSigning(docsSeed), decodedContentLength: 0x500000 }],
+    ['ffffffffffffffff\r\n', 'IncompleteBody', 'absurd chunk size', { mode: 'streaming-unsigned-trailer', decodedContentLength: 3 }],
     ['4\r\nabcd\r\n0\r\n\r\n', 'IncompleteBody', 'longer than x-amz-decoded-content-length'],
     ['2\r\nab\r\n0\r\n\r\n', 'IncompleteBody', 'shorter than x-amz-decoded-content-length'],
     ['3\r\nabc\r\n0\r\nx-amz-checksum-crc32\r\n\r\n', 'MalformedTrailerError', 'trailer without colon'],

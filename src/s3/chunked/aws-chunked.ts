@@ -7,7 +7,8 @@
 // trailer signature chains from the final chunk's. Trailing headers (x-amz-checksum-*) are handed
 // to the caller in `trailers`; verifying the checksum they carry is the caller's job.
 // Bounds: a signed chunk's data is held (as views, not copied) until its signature verifies, so
-// at most one chunk (<= s3RequestLimits.awsChunkMaxBytes) is buffered; lines are bounded too.
+// at most one chunk (<= s3RequestLimits.awsChunkMaxBytes) is buffered; unsigned chunks stream
+// through at any size (bounded by the decoded length); lines are bounded too.
 // The decoded total must equal x-amz-decoded-content-length. Any error is final: the decoder
 // rethrows it on further use. Never emit bytes of a signed chunk before its signature checks.
 import { createHash, type Hash } from 'node:crypto'
@@ -24,7 +25,7 @@ export interface AwsChunkedOptions {
   readonly decodedContentLength: number
   /** Lowercase names announced in x-amz-trailer; any other trailer is refused. Default: any. */
   readonly announcedTrailers?: readonly string[]
-  /** Default s3RequestLimits.awsChunkMaxBytes. */
+  /** Largest signed chunk (held until verified). Default s3RequestLimits.awsChunkMaxBytes. */
   readonly chunkMaxBytes?: number
 }
 
@@ -168,8 +169,11 @@ export class AwsChunkedDecoder {
     const match = (this.#signing ? signedHeaderPattern : unsignedHeaderPattern).exec(line)
     if (!match) throw framingError(`bad chunk header "${line.slice(0, 100)}"`)
     const sizeBytes = Number.parseInt(match[1] ?? '', 16)
-    if (!(sizeBytes <= this.#chunkMaxBytes)) throw framingError(`chunk of ${match[1]} (hex) bytes exceeds the limit of ${this.#chunkMaxBytes}`)
-    if (this.#decodedBytes + sizeBytes > this.#decodedContentLength) {
+    // Only a signed chunk is held in memory, so only it is capped. Unsigned chunks stream
+    // through, and the JS SDK sends each chunk of the caller's stream as one aws-chunk, however
+    // large: capping those would refuse real uploads.
+    if (this.#signing && !(sizeBytes <= this.#chunkMaxBytes)) throw framingError(`chunk of ${match[1]} (hex) bytes exceeds the limit of ${this.#chunkMaxBytes}`)
+    if (!(this.#decodedBytes + sizeBytes <= this.#decodedContentLength)) {
       throw new S3AuthError('IncompleteBody', 'The body is longer than x-amz-decoded-content-length.')
     }
     this.#chunkSignature = this.#signing ? (match[2] ?? '') : ''
