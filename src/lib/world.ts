@@ -27,3 +27,41 @@ export class ManualClock implements Clock {
     this.#nowMs += deltaMs
   }
 }
+
+/**
+ * A seeded, reproducible Random for tests and fuzzers (mulberry32): print the seed on failure
+ * and the run replays. Never for keys or nonces.
+ */
+export class SeededRandom implements Random {
+  readonly seed: number
+  #state: number
+  constructor(seed: number) {
+    this.seed = seed
+    this.#state = seed | 0
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.#state = (this.#state + 0x6d2b79f5) | 0
+    let value = Math.imul(this.#state ^ (this.#state >>> 15), 1 | this.#state)
+    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value
+    return ((value ^ (value >>> 14)) >>> 0) / 2 ** 32
+  }
+  /** Uniform integer in [0, bound). */
+  int(bound: number): number {
+    return Math.floor(this.next() * bound)
+  }
+  bytes(length: number): Buffer {
+    const out = Buffer.allocUnsafe(length)
+    for (let at = 0; at < length; at += 4) {
+      const word = (this.next() * 2 ** 32) >>> 0
+      for (let byte = 0; byte < 4 && at + byte < length; byte += 1) out[at + byte] = (word >>> (byte * 8)) & 0xff
+    }
+    return out
+  }
+}
+
+/** A seed from CAIRN_TEST_SEED-style env text, or a fresh random one. */
+export function seedFrom(text: string | undefined): number {
+  const parsed = text === undefined ? Number.NaN : Number(text)
+  return Number.isSafeInteger(parsed) ? parsed : Math.floor(Math.random() * 2 ** 31)
+}
