@@ -4,7 +4,8 @@
 // in S3; x-amz-sdk-checksum-algorithm must agree with it. Errors are AWS's InvalidRequest /
 // MalformedTrailerError; verification itself is verifyChecksum in checksum.ts.
 import { headerValue, S3AuthError, type RequestHeaders } from '../auth/index.ts'
-import { checksumAlgorithmFromHeaderName, checksumAlgorithms, checksumHeaderName, parseChecksumAlgorithm, parseChecksumValue, type ChecksumAlgorithm } from './checksum.ts'
+import { checksumAlgorithms, type ChecksumAlgorithm } from '../../lib/checksum/index.ts'
+import { checksumAlgorithmFromHeaderName, checksumHeaderName, parseChecksumAlgorithm, parseChecksumValue } from './checksum.ts'
 
 export type RequestChecksum =
   | { readonly algorithm: ChecksumAlgorithm; readonly location: 'header'; readonly expected: Buffer }

@@ -4,7 +4,7 @@
 // use all-ones for both), by the identity crc(A||B) = crc(A) * x^(8*len(B)) mod P xor crc(B).
 // Arithmetic is zlib's multmodp/x2nmodp (GF(2) polynomial products) over BigInt so one code path
 // serves widths 32 and 64; it costs O(log len) products per part.
-import { assert } from '../../lib/index.ts'
+import { assert } from '../assert.ts'
 
 export interface CrcParameters {
   readonly width: 32 | 64

@@ -5,7 +5,7 @@
 // is pure JS as well and would pull the AWS SDK core into the server's runtime dependencies.
 // The state is the pre-xorout register as two uint32 halves; digest() is 8 bytes big-endian,
 // which is what x-amz-checksum-crc64nvme carries in base64.
-import { assert } from '../../lib/index.ts'
+import { assert } from '../assert.ts'
 
 const polynomialReflected = 0x9a6c9329ac4bc9b5n
 const sliceCount = 8

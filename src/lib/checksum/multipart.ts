@@ -6,8 +6,8 @@
 //   (CRC32, CRC32C, CRC64NVME), shown as plain base64 like a single PUT's;
 // - the multipart ETag: hex MD5 of the concatenated binary part MD5s, '-N'.
 // Parts are given in part-number order; the caller has already checked that order.
-import { assert } from '../../lib/index.ts'
-import { createChecksum, digestLengthBytes, toBase64, type ChecksumAlgorithm } from './checksum.ts'
+import { assert } from '../assert.ts'
+import { createChecksum, digestLengthBytes, toBase64, type ChecksumAlgorithm } from './digest.ts'
 import { combineCrc, crc32cParameters, crc32Parameters, crc64NvmeParameters, crcFromDigest, crcToDigest, type CrcParameters } from './crc-combine.ts'
 
 export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT'
