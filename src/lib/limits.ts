@@ -81,3 +81,58 @@ assert(s3RequestLimits.awsChunkMaxBytes >= 1 * MiB, 'every SDK signed chunk fits
 assert(s3RequestLimits.awsChunkMaxBytes * 64 <= limits.writeQueueMaxBytes, 'held chunks stay bounded')
 assert(s3RequestLimits.presignedExpiresMaxSeconds * 1000 > s3RequestLimits.sigV4ClockSkewMaxMs, 'expiry outlasts skew')
 assert(s3RequestLimits.awsChunkLineMaxBytes >= 128, 'a signed chunk-size line (~90 bytes) fits')
+
+// NFS edge: ONC RPC over TCP and NFSv4 COMPOUND (src/nfs).
+export const nfsLimits = {
+  /** Largest READ/WRITE payload we advertise (maxread/maxwrite, session sizes). */
+  ioMaxBytes: 1 * MiB,
+  /** Largest RPC record (all fragments together) we accept; a longer one closes the connection. */
+  rpcRecordMaxBytes: 1 * MiB + 64 * KiB,
+  /** Requests of one connection decoded and running at once; more wait (the socket is paused). */
+  rpcInFlightPerConnectionMax: 64,
+  /** Open TCP connections; more are refused at accept. */
+  rpcConnectionsMax: 1024,
+  /** opaque_auth body (RFC 5531: 400 bytes). */
+  rpcAuthBodyMaxBytes: 400,
+  /** AUTH_SYS machine name and supplementary groups (RFC 5531 appendix A). */
+  authSysMachineNameMaxBytes: 255,
+  authSysGidsMax: 16,
+  /** NFSv4 file handle (NFS4_FHSIZE) and the files layer's handle inside it. */
+  nfsHandleMaxBytes: 128,
+  fileHandleMaxBytes: 96,
+  /** A path component and a symlink target. */
+  nameMaxBytes: 255,
+  symlinkTargetMaxBytes: 4 * KiB,
+  /** COMPOUND: the tag and the operation count. */
+  compoundTagMaxBytes: 1 * KiB,
+  compoundOpsMax: 128,
+  /** Opaque ids from clients (NFS4_OPAQUE_LIMIT): client owner, open/lock owner. */
+  nfsOpaqueMaxBytes: 1 * KiB,
+  /** Attribute bitmaps longer than this many words are garbage (4.2 uses 3). */
+  bitmapWordsMax: 8,
+  /** Encoded attribute values in one fattr4 we accept from a client. */
+  attributeValuesMaxBytes: 8 * KiB,
+  /** READDIR: entries asked of the files layer per call, and the reply size we allow. */
+  readdirEntriesMax: 1024,
+  readdirReplyMaxBytes: 1 * MiB,
+  /** Protocol state held in memory: clients, and opens + locks + owners per client. */
+  nfsClientsMax: 4096,
+  nfsStatesPerClientMax: 16_384,
+  /** Byte-range locks per file (all owners). */
+  nfsLocksPerFileMax: 4096,
+  /** NFSv4.1 sessions: slots per session, sessions per client, cached reply size per slot. */
+  sessionSlotsMax: 64,
+  sessionsPerClientMax: 16,
+  sessionCachedReplyMaxBytes: 64 * KiB,
+  /** Lease defaults (configurable per server within these bounds). */
+  leaseMsDefault: 60_000,
+  leaseMsMin: 1_000,
+} as const
+
+assert(nfsLimits.rpcRecordMaxBytes >= nfsLimits.ioMaxBytes + 16 * KiB, 'a maximal WRITE compound fits a record')
+assert(nfsLimits.fileHandleMaxBytes + 8 <= nfsLimits.nfsHandleMaxBytes, 'a files handle fits an NFS handle with its header')
+assert(nfsLimits.readdirReplyMaxBytes <= nfsLimits.rpcRecordMaxBytes, 'a READDIR reply fits a record')
+assert(nfsLimits.sessionCachedReplyMaxBytes <= nfsLimits.rpcRecordMaxBytes, 'a cached reply fits a record')
+assert(nfsLimits.rpcInFlightPerConnectionMax >= nfsLimits.sessionSlotsMax, 'a connection can use every slot of a session')
+// Worst-case decoded request bytes held per connection stay bounded (64 x ~1 MiB).
+assert(nfsLimits.rpcInFlightPerConnectionMax * nfsLimits.rpcRecordMaxBytes <= 128 * MiB, 'in-flight request bytes per connection are bounded')
