@@ -1,7 +1,7 @@
 // Every limit lives here, with the relationships between limits asserted at load time.
 // Names carry units last. Change a number here, never a literal deep in a module.
 import { assert } from './assert.ts'
-import { KiB, MiB, GiB } from './bytes.ts'
+import { KiB, MiB, GiB, TiB } from './bytes.ts'
 
 export const limits = {
   // Content-defined chunking (FastCDC) defaults; configurable per store within the bounds below.
@@ -56,6 +56,57 @@ assert(limits.chunkMaxBytes * 4 <= limits.packTargetBytes, 'a pack holds several
 assert(limits.packTargetBytes + limits.groupCommitMaxBytes <= limits.packMaxBytes, 'a group fits past the target')
 assert(limits.groupCommitMaxBytes >= limits.chunkMaxBytes * 2, 'a group holds at least two max chunks')
 assert(limits.writeQueueMaxBytes >= limits.groupCommitMaxBytes, 'the queue holds at least one group')
+
+// Objects layer (src/objects): S3 semantics. AWS's published limits where S3 has one.
+export const objectLimits = {
+  bucketNameCharsMin: 3,
+  bucketNameCharsMax: 63,
+  /** Object keys are 1..1024 bytes of UTF-8 (KeyTooLongError past it). */
+  objectKeyBytesMax: 1024,
+  /** User metadata (x-amz-meta-*): keys plus values, UTF-8 bytes (MetadataTooLarge past it). */
+  userMetadataBytesMax: 2 * KiB,
+  objectTagsMax: 10,
+  bucketTagsMax: 50,
+  tagKeyCharsMax: 128,
+  tagValueCharsMax: 256,
+  /** One PutObject body, one CopyObject source, one part. */
+  putObjectBytesMax: 5 * GiB,
+  copyObjectBytesMax: 5 * GiB,
+  partBytesMax: 5 * GiB,
+  /** Every part of a completed upload but the last is at least this large (EntityTooSmall). */
+  partBytesMin: 5 * MiB,
+  partNumberMax: 10_000,
+  objectBytesMax: 5 * TiB,
+  /** ListObjects / ListObjectVersions / ListMultipartUploads / ListParts page size. */
+  listPageMax: 1000,
+  /** IAM-style user names. */
+  userNameCharsMax: 64,
+  /** Chunk puts one upload keeps in flight (the chunk store group-commits them). */
+  ingestChunksInFlightMax: 4,
+  /** Chunk bytes in flight to the chunk store across all uploads of one service (backpressure). */
+  ingestBytesInFlightMax: 128 * MiB,
+  /** Chunk reads a GET body runs ahead of its consumer. */
+  readAheadChunksMax: 2,
+  /** A version record embeds at most this many chunk references; larger objects use segments. */
+  manifestEmbeddedChunksMax: 256,
+  /** Chunk references per segment record of a single-PUT object. */
+  manifestSegmentChunksMax: 1024,
+  /** Idle content-defined chunkers kept for reuse (each holds a carry buffer of cdcMaxBytes). */
+  idleChunkersMax: 8,
+} as const
+
+/** Bytes per chunk reference in a manifest (docs/format/objects.md): 32-byte id + u32 length. */
+export const chunkReferenceBytes = 36
+// A part's chunk table (one segment record) fits a metadata value even at the smallest chunks.
+assert((objectLimits.partBytesMax / limits.cdcMinBytesDefault) * chunkReferenceBytes + 4 * KiB <= limits.metaValueBytesMax, 'a part manifest fits a value')
+assert(objectLimits.manifestSegmentChunksMax * chunkReferenceBytes < limits.metaValueBytesMax, 'a segment fits a value')
+assert(objectLimits.manifestEmbeddedChunksMax <= objectLimits.manifestSegmentChunksMax, 'embedded manifests are small')
+assert(objectLimits.partNumberMax * objectLimits.partBytesMax >= objectLimits.objectBytesMax, 'parts can make the largest object')
+assert(objectLimits.partBytesMin <= objectLimits.partBytesMax, 'part size bounds are ordered')
+assert(limits.inlineMaxBytes + objectLimits.userMetadataBytesMax + 64 * KiB < limits.metaValueBytesMax, 'an inline version record fits a value')
+// A chunk put holds its buffer until it resolves; the budget admits every in-flight chunk of several uploads.
+assert(objectLimits.ingestBytesInFlightMax >= objectLimits.ingestChunksInFlightMax * limits.chunkMaxBytes, 'one upload can fill its window')
+assert(objectLimits.ingestBytesInFlightMax <= limits.writeQueueMaxBytes, 'ingest stays inside the chunk write queue')
 
 // S3 request edge: SigV4 authentication and aws-chunked bodies (src/s3/auth, src/s3/chunked).
 export const s3RequestLimits = {
