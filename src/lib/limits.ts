@@ -133,6 +133,45 @@ assert(s3RequestLimits.awsChunkMaxBytes * 64 <= limits.writeQueueMaxBytes, 'held
 assert(s3RequestLimits.presignedExpiresMaxSeconds * 1000 > s3RequestLimits.sigV4ClockSkewMaxMs, 'expiry outlasts skew')
 assert(s3RequestLimits.awsChunkLineMaxBytes >= 128, 'a signed chunk-size line (~90 bytes) fits')
 
+// NBD server edge (src/nbd). Per connection unless the name says otherwise.
+export const nbdLimits = {
+  /**
+   * Largest READ/WRITE/CACHE/WRITE_ZEROES request (the advertised maximum block size is the
+   * smaller of this and the export's). The spec asks servers to take 32 MiB from any client.
+   */
+  requestMaxBytes: 32 * MiB,
+  /** Requests being served per connection; past this the server stops reading the socket. */
+  inFlightRequestsMax: 128,
+  /** Payload bytes held per connection (write payloads received + read replies not yet sent). */
+  inFlightBytesMax: 96 * MiB,
+  /** Bytes read ahead of the parser before the socket is paused (TCP pushes back on the client). */
+  receiveAheadBytes: 256 * KiB,
+  /** The whole handshake (greeting to GO / EXPORT_NAME) must finish within this. */
+  handshakeTimeoutMs: 10_000,
+  /** Option data longer than this ends the session (NBD strings are at most 4096 bytes). */
+  optionDataMaxBytes: 64 * KiB,
+  /** NBD strings (export names, descriptions, messages) are at most this long (spec: MUST). */
+  stringMaxBytes: 4096,
+  /** Block status descriptors in one reply; the spec lets a server return fewer than asked. */
+  blockStatusExtentsMax: 4096,
+  /** Reads at least this long ask block status first, so holes travel as OFFSET_HOLE chunks. */
+  readHoleProbeMinBytes: 64 * KiB,
+  /** Open connections across all NBD listeners; more are closed at once. */
+  connectionsMax: 1024,
+  /** At close(), in-flight requests get this long to finish before they are aborted. */
+  closeGraceMs: 5_000,
+} as const
+
+// The spec: maximum block size SHOULD be at least 1 MiB; a structured OFFSET_DATA chunk carries
+// at most 2^32 - 1 - 8 bytes, so one read is one chunk.
+assert(nbdLimits.requestMaxBytes >= 1 * MiB, 'NBD maximum block size is at least 1 MiB')
+assert(nbdLimits.requestMaxBytes <= 2 ** 32 - 1 - 8, 'one read fits one OFFSET_DATA chunk')
+// A connection can always hold one maximum request plus the reply of another (no deadlock).
+assert(nbdLimits.inFlightBytesMax >= 2 * nbdLimits.requestMaxBytes, 'two max requests fit in flight')
+assert(nbdLimits.optionDataMaxBytes >= 2 * nbdLimits.stringMaxBytes + 16, 'an option with two strings fits')
+assert(nbdLimits.readHoleProbeMinBytes <= nbdLimits.requestMaxBytes, 'hole probing can happen')
+assert(nbdLimits.blockStatusExtentsMax >= 1, 'block status returns at least one extent')
+
 // NFS edge: ONC RPC over TCP and NFSv4 COMPOUND (src/nfs).
 export const nfsLimits = {
   /** Largest READ/WRITE payload we advertise (maxread/maxwrite, session sizes). */
@@ -187,3 +226,85 @@ assert(nfsLimits.sessionCachedReplyMaxBytes <= nfsLimits.rpcRecordMaxBytes, 'a c
 assert(nfsLimits.rpcInFlightPerConnectionMax >= nfsLimits.sessionSlotsMax, 'a connection can use every slot of a session')
 // Worst-case decoded request bytes held per connection stay bounded (64 x ~1 MiB).
 assert(nfsLimits.rpcInFlightPerConnectionMax * nfsLimits.rpcRecordMaxBytes <= 128 * MiB, 'in-flight request bytes per connection are bounded')
+
+// S3 API edge (src/s3): request shapes AWS bounds, and the edge's own buffers and caches.
+export const s3ApiLimits = {
+  /** Object keys are at most 1024 bytes of UTF-8 (AWS: KeyTooLongError). */
+  keyMaxBytes: 1024,
+  /** Part numbers run 1..10000 (AWS). */
+  partNumberMax: 10_000,
+  /** One PutObject / UploadPart body is at most 5 GiB (AWS: EntityTooLarge). */
+  putObjectMaxBytes: 5 * GiB,
+  /** max-keys / max-uploads / max-parts are clamped to this (AWS). */
+  listPageMax: 1000,
+  /** ListBuckets max-buckets (AWS: 1..10000). */
+  listBucketsMax: 10_000,
+  /** DeleteObjects names at most this many keys (AWS). */
+  deleteObjectsKeysMax: 1000,
+  /** DeleteObjects deletes this many keys at once (a bounded fan-out). */
+  deleteObjectsConcurrency: 8,
+  /**
+   * Request XML bodies (CompleteMultipartUpload, Delete, Tagging, ...) are read whole, up to this:
+   * 10,000 parts at ~150 bytes, or 1,000 escaped 1,024-byte keys, fit.
+   */
+  xmlBodyMaxBytes: 4 * MiB,
+  /** Tags per object / per bucket, and the length of a tag key / value in characters (AWS). */
+  objectTagsMax: 10,
+  bucketTagsMax: 50,
+  tagKeyMaxChars: 128,
+  tagValueMaxChars: 256,
+  /** User metadata (x-amz-meta-* names and values) totals at most 2 KiB (AWS: MetadataTooLarge). */
+  userMetadataMaxBytes: 2 * KiB,
+  /** Access keys looked up for signature checks are reused this long (a deleted key dies within it). */
+  accessKeyCacheTtlMs: 1000,
+  accessKeyCacheEntriesMax: 1024,
+} as const
+
+assert(s3ApiLimits.xmlBodyMaxBytes >= s3ApiLimits.partNumberMax * 150, 'a CompleteMultipartUpload of every part fits')
+assert(s3ApiLimits.xmlBodyMaxBytes >= s3ApiLimits.deleteObjectsKeysMax * s3ApiLimits.keyMaxBytes * 2, 'a full DeleteObjects fits')
+assert(s3ApiLimits.deleteObjectsConcurrency <= s3ApiLimits.deleteObjectsKeysMax, 'fan-out within the batch')
+assert(s3ApiLimits.accessKeyCacheTtlMs <= 60_000, 'a deleted access key stops working within a minute')
+
+// Block volumes (src/volumes): extents, metadata pages, snapshots, hydration, throttling.
+export const volumeLimits = {
+  /** A volume is tracked and snapshotted in extents of this size (one chunk each). */
+  extentBytes: limits.fixedChunkBytesDefault,
+  /** Encrypted heads are AES-XTS per sector of this size; also the preferred I/O size. */
+  sectorBytes: 4 * KiB,
+  /** Volume sizes are whole GiB (as in EBS), so every volume is a whole number of extents. */
+  sizeGranularityBytes: GiB,
+  /** Largest volume of any type (io2); per-type limits are in src/volumes/volume-types.ts. */
+  sizeBytesMax: 64 * TiB,
+  /** Largest single read/write/zero request the volume layer serves (NBD's 32 MiB). */
+  requestMaxBytes: 32 * MiB,
+  /** Extent states per metadata page: 1 byte each. */
+  extentStatePageExtents: 4096,
+  /** Snapshot manifest entries per metadata page: a bitmap bit plus a 32-byte id each. */
+  manifestPageExtents: 1024,
+  /** Manifest pages held in memory per volume (lazy reads of restored volumes, snapshot exports). */
+  manifestPageCacheMax: 64,
+  /** Extents hashed into the chunk store at once by one snapshot. */
+  snapshotHashConcurrency: 4,
+  /** Manifest pages (with their chunk references) committed per metadata transaction. */
+  snapshotPagesPerTransaction: 8,
+  /** Old extent copies kept for extents overwritten while their snapshot is being taken. */
+  snapshotPreservedBytesMax: 64 * MiB,
+  /** Extents fetched at once by eager hydration (fast snapshot restore). */
+  hydrationConcurrency: 4,
+  /** Eager hydration persists its progress (a flush) after this many extents. */
+  hydrationFlushEveryExtents: 256,
+  /** Decoded chunks cached per read-only snapshot export. */
+  snapshotExportChunkCacheMax: 32,
+  /** Token buckets hold this many seconds of their rate (the largest burst above the rate). */
+  throttleBurstSeconds: 0.05,
+} as const
+
+assert(volumeLimits.extentBytes % volumeLimits.sectorBytes === 0, 'an extent is whole sectors')
+assert(volumeLimits.sizeGranularityBytes % volumeLimits.extentBytes === 0, 'a volume is whole extents')
+assert(volumeLimits.extentBytes <= limits.chunkMaxBytes, 'an extent fits one chunk')
+assert(volumeLimits.requestMaxBytes % volumeLimits.extentBytes === 0, 'requests span whole extents at most')
+assert(volumeLimits.sizeBytesMax / volumeLimits.extentBytes <= 2 ** 32, 'extent indexes fit a u32')
+assert(volumeLimits.manifestPageExtents * (32 + 1) <= limits.metaValueBytesMax, 'a manifest page fits a value')
+assert(volumeLimits.extentStatePageExtents + 1 <= limits.metaValueBytesMax, 'an extent state page fits a value')
+assert(volumeLimits.snapshotPreservedBytesMax >= volumeLimits.requestMaxBytes * 2, 'a large write can preserve what it overwrites')
+assert(volumeLimits.snapshotPreservedBytesMax <= limits.writeQueueMaxBytes, 'preserved copies stay within the chunk write queue')
