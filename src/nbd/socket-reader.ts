@@ -1,0 +1,161 @@
+// Exact-length reads from a byte stream (a TCP/Unix socket, or the TLS socket that replaces it
+// after NBD_OPT_STARTTLS), with bounded buffering: the stream is paused while more than
+// `aheadBytes` (or the pending read's length, if larger) sit unread, so a client that sends
+// faster than the server serves is slowed by TCP, never by memory.
+//
+// Contract: one read at a time (the protocol is parsed by one loop per connection). A read
+// rejects with StoreError CLOSED once the stream ended, errored or was detached mid-read.
+// detach() hands the stream over (STARTTLS): listeners removed, stream paused.
+import type { Duplex } from 'node:stream'
+import { assert, StoreError } from '../lib/index.ts'
+
+interface PendingRead {
+  lengthBytes: number
+  resolve: (bytes: Buffer) => void
+  reject: (error: Error) => void
+}
+
+export class SocketReader {
+  readonly #aheadBytes: number
+  #stream: Duplex | undefined
+  #chunks: Buffer[] = []
+  #bufferedBytes = 0
+  #pending: PendingRead | undefined
+  #closedReason: string | undefined
+  #paused = false
+
+  constructor(stream: Duplex, aheadBytes: number) {
+    assert(aheadBytes > 0, 'read-ahead is positive')
+    this.#aheadBytes = aheadBytes
+    this.attach(stream)
+  }
+
+  get bufferedBytes(): number {
+    return this.#bufferedBytes
+  }
+
+  attach(stream: Duplex): void {
+    assert(this.#stream === undefined, 'reader already attached')
+    this.#stream = stream
+    stream.on('data', this.#onData)
+    stream.on('end', this.#onEnd)
+    stream.on('close', this.#onEnd)
+    stream.on('error', this.#onError)
+    this.#paused = false
+    stream.resume()
+  }
+
+  /** Stop reading from the stream and give it back; buffered bytes stay here. */
+  detach(): Duplex {
+    const stream = this.#stream
+    assert(stream !== undefined, 'reader is attached')
+    stream.pause()
+    stream.off('data', this.#onData)
+    stream.off('end', this.#onEnd)
+    stream.off('close', this.#onEnd)
+    stream.off('error', this.#onError)
+    this.#stream = undefined
+    return stream
+  }
+
+  /** Exactly lengthBytes bytes (a fresh copy unless one received chunk holds them all). */
+  readExactly(lengthBytes: number): Promise<Buffer> {
+    assert(this.#pending === undefined, 'one read at a time')
+    assert(Number.isSafeInteger(lengthBytes) && lengthBytes >= 0, 'read length')
+    if (this.#bufferedBytes >= lengthBytes) return Promise.resolve(this.#take(lengthBytes))
+    if (this.#closedReason !== undefined) return Promise.reject(this.#closedError())
+    return new Promise((resolve, reject) => {
+      this.#pending = { lengthBytes, resolve, reject }
+      this.#flowControl()
+    })
+  }
+
+  /** Read and drop lengthBytes bytes without holding more than the read-ahead in memory. */
+  async discard(lengthBytes: number): Promise<void> {
+    let remaining = lengthBytes
+    while (remaining > 0) {
+      const step = Math.min(remaining, this.#aheadBytes)
+      await this.readExactly(step)
+      remaining -= step
+    }
+  }
+
+  #take(lengthBytes: number): Buffer {
+    const first = this.#chunks[0]
+    let out: Buffer
+    if (lengthBytes === 0) {
+      out = Buffer.alloc(0)
+    } else if (first !== undefined && first.length >= lengthBytes) {
+      out = first.subarray(0, lengthBytes)
+      if (first.length === lengthBytes) this.#chunks.shift()
+      else this.#chunks[0] = first.subarray(lengthBytes)
+    } else {
+      out = Buffer.allocUnsafe(lengthBytes)
+      let filled = 0
+      while (filled < lengthBytes) {
+        const chunk = this.#chunks[0]
+        assert(chunk !== undefined, 'buffered bytes are in chunks')
+        const step = Math.min(chunk.length, lengthBytes - filled)
+        chunk.copy(out, filled, 0, step)
+        filled += step
+        if (step === chunk.length) this.#chunks.shift()
+        else this.#chunks[0] = chunk.subarray(step)
+      }
+    }
+    this.#bufferedBytes -= lengthBytes
+    this.#flowControl()
+    return out
+  }
+
+  #flowControl(): void {
+    const stream = this.#stream
+    if (stream === undefined) return
+    const limit = Math.max(this.#aheadBytes, this.#pending?.lengthBytes ?? 0)
+    if (this.#bufferedBytes >= limit && !this.#paused) {
+      this.#paused = true
+      stream.pause()
+    } else if (this.#bufferedBytes < limit && this.#paused) {
+      this.#paused = false
+      stream.resume()
+    }
+  }
+
+  readonly #onData = (chunk: Buffer | string): void => {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    this.#chunks.push(bytes)
+    this.#bufferedBytes += bytes.length
+    const pending = this.#pending
+    if (pending !== undefined && this.#bufferedBytes >= pending.lengthBytes) {
+      this.#pending = undefined
+      pending.resolve(this.#take(pending.lengthBytes))
+      return
+    }
+    this.#flowControl()
+  }
+
+  readonly #onEnd = (): void => {
+    this.#close('the client closed the connection')
+  }
+
+  readonly #onError = (error: Error): void => {
+    this.#close(`connection error: ${error.message}`)
+  }
+
+  /** Fail the pending read and every later one (called on end/error, or by the owner). */
+  close(reason: string): void {
+    this.#close(reason)
+  }
+
+  #close(reason: string): void {
+    this.#closedReason ??= reason
+    const pending = this.#pending
+    if (pending !== undefined && this.#bufferedBytes < pending.lengthBytes) {
+      this.#pending = undefined
+      pending.reject(this.#closedError())
+    }
+  }
+
+  #closedError(): StoreError {
+    return new StoreError('CLOSED', this.#closedReason ?? 'connection closed')
+  }
+}
