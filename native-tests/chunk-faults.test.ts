@@ -103,13 +103,8 @@ class Harness {
     return codes
   }
 
-  /**
-   * Every acknowledged chunk reads back identical with at least its references; scrub finds no
-   * corruption and, after a reopen (recovery drops the records of pack creations that failed),
-   * no missing pack. In the same process such a record is still there and scrub lists it as a
-   * missing pack: see the todo test at the end.
-   */
-  async verify(t: Test, opened: DiskStore, what: string, afterReopen = false): Promise<void> {
+  /** Every acknowledged chunk reads back identical with at least its references; scrub is clean. */
+  async verify(t: Test, opened: DiskStore, what: string): Promise<void> {
     let bad = 0
     for (const chunk of this.acknowledged.values()) {
       const read = await opened.store.get(chunk.id).catch((error: unknown) => error)
@@ -128,9 +123,7 @@ class Harness {
     })
     t.same(lowRefs, [], `${what}: refcounts hold`)
     const scrub = await opened.store.scrub()
-    t.same(scrub.corrupt, [], `${what}: scrub finds no corruption`)
-    if (afterReopen) t.same(scrub.missingPacks, [], `${what}: scrub finds no missing pack`)
-    else if (scrub.missingPacks.length > 0) t.comment(`${what}: scrub lists failed pack creations as missing packs: ${scrub.missingPacks.join(', ')}`)
+    t.same({ corrupt: scrub.corrupt, missingPacks: scrub.missingPacks }, { corrupt: [], missingPacks: [] }, `${what}: scrub is clean`)
   }
 
   /** Close everything (store and LevelDB), reopen on the real Io, check recovery and the data. */
@@ -145,7 +138,7 @@ class Harness {
       }
     }
     t.same(unsealed, [], `${what}: recovery sealed every pack (torn tails cut off)`)
-    await this.verify(t, reopened, `${what}, after reopen`, true)
+    await this.verify(t, reopened, `${what}, after reopen`)
     return reopened
   }
 }
@@ -217,23 +210,40 @@ function stormRules(random: () => number): FaultRule[] {
   })
 }
 
-t.test('EIO on the directory fsync of a new pack: IO_ERROR, the empty pack is dropped at reopen', async (t) => {
+t.test('EIO on the directory fsync of a new pack: IO_ERROR, the half-made pack is removed (at once, or at reopen when that fails too)', async (t) => {
   const h = await harness(t, 'dir')
   const random = prng(seed + 1)
   let opened = await h.open()
   t.same(await h.writeMany(opened, 5, 1, random), [])
-  // Recovery at the next open seals the current pack, so the first put after it creates a pack.
-  await opened.close()
-  opened = await h.open()
-  h.io.addRule({ operation: 'syncDir', kind: 'EIO', path: /hot/, times: 1 })
-  const failed = await opened.store.put(contentOf(h.nextSeed())).catch((error: unknown) => error)
-  t.ok(isStoreError(failed, 'IO_ERROR'), 'the put fails with IO_ERROR', { failed })
-  t.equal(h.io.injected, 1)
-  t.same(await h.writeMany(opened, 10, 2, random), [], 'later puts go to a fresh pack')
-  opened = await h.reopenAndVerify(t, opened, 'directory fsync failed')
-  t.ok(opened.store.recovery.dropped.some((pack) => pack.reason.includes('no frames')), 'the pack left without frames was dropped', { recovery: opened.store.recovery })
+  for (const cleanupFails of [false, true]) {
+    const what = cleanupFails ? 'cleanup failing too' : 'cleanup works'
+    // Recovery at the next open seals the current pack, so the first put after it creates a pack.
+    await opened.close()
+    opened = await h.open()
+    const packsBefore = await packFileNames(h.dataDir)
+    h.io.addRule({ operation: 'syncDir', kind: 'EIO', path: /hot/, times: 1 })
+    if (cleanupFails) h.io.addRule({ operation: 'unlink', kind: 'EIO', path: packFiles, times: 1 })
+    const failed = await opened.store.put(contentOf(h.nextSeed())).catch((error: unknown) => error)
+    t.ok(isStoreError(failed, 'IO_ERROR'), `${what}: the put fails with IO_ERROR`, { failed })
+    h.io.clearRules()
+    const left = (await packFileNames(h.dataDir)).filter((name) => !packsBefore.includes(name))
+    t.equal(left.length, cleanupFails ? 1 : 0, `${what}: ${cleanupFails ? 'the half-made pack file is left for recovery' : 'no half-made pack file is left'}`)
+    await h.verify(t, opened, `${what}, in the same process`)
+    t.same(await h.writeMany(opened, 10, 2, random), [], `${what}: later puts go to a fresh pack`)
+    opened = await h.reopenAndVerify(t, opened, `directory fsync failed, ${what}`)
+    const dropped = opened.store.recovery.dropped.filter((pack) => pack.reason.includes('no frames'))
+    t.equal(dropped.length, left.length, `${what}: recovery drops exactly the half-made packs left behind`, { recovery: opened.store.recovery })
+  }
   await opened.close()
 })
+
+async function packFileNames(dataDir: string): Promise<string[]> {
+  const names: string[] = []
+  for (const directory of Object.values(tierPathsOf(dataDir))) {
+    for (const name of await readdir(directory)) if (packIdOfFileName(name) !== undefined) names.push(join(directory, name))
+  }
+  return names
+}
 
 t.test('faults inside recovery: open fails cleanly or leaves the pack for the next open, which recovers', async (t) => {
   const h = await harness(t, 'recovery')
@@ -336,7 +346,6 @@ t.test('faults during compaction and tier moves lose nothing', async (t) => {
   await h.verify(t, opened, 'after a clean compaction')
 
   // A cold tier that is full: the move fails with NO_SPACE; once space is back it succeeds.
-  // (Whether a failed move has settled when it rejects: see the todo test below.)
   const toMove = [...h.acknowledged.values()].slice(0, 20).map((chunk) => chunk.id)
   h.io.addRule({ operation: 'write', kind: 'ENOSPC', path: /cold/ })
   h.io.addRule({ operation: 'open', kind: 'ENOSPC', path: /cold/ })
@@ -385,10 +394,8 @@ t.test('ENOSPC writing the master key file at first start: NO_SPACE, no partial 
   t.equal(masterKeyPath(dataDir).startsWith(join(dataDir, 'keys')), true)
 })
 
-// ---- store bugs found by these tests: the failing assertions are marked todo until the store
-// is fixed (remove the todo then, so they gate) ----
+// ---- regressions: store bugs these tests found (fixed in 889c962) ----
 
-const moveBug = 'store bug: compact.ts moveChunksToTier awaits its copies with Promise.all, so it rejects while sibling copies are still queued in the writer'
 t.test('a moveToTier that rejects has settled: no chunk changes tier after the rejection', async (t) => {
   const h = await harness(t, 'move-settled')
   const random = prng(seed + 5)
@@ -402,10 +409,9 @@ t.test('a moveToTier that rejects has settled: no chunk changes tier after the r
   const tiersAt = async (): Promise<Array<string | undefined>> => Promise.all(ids.map(async (id) => (await opened.store.locate(id))?.tier))
   const atRejection = await tiersAt()
   await new Promise((resolve) => setTimeout(resolve, 500))
-  t.same(await tiersAt(), atRejection, 'no chunk moved after moveToTier rejected', { todo: moveBug })
+  t.same(await tiersAt(), atRejection, 'no chunk moved after moveToTier rejected')
 })
 
-const missingBug = 'store bug: pack-writer.ts #createPack leaves the open record when the file cannot be created; scrub.ts lists it in missingPacks until the next open'
 t.test('a failed pack creation is not reported by scrub as a missing pack', async (t) => {
   const h = await harness(t, 'missing')
   const opened = await h.open()
@@ -413,6 +419,6 @@ t.test('a failed pack creation is not reported by scrub as a missing pack', asyn
   h.io.addRule({ operation: 'open', kind: 'ENOSPC', path: packFiles, times: 1 })
   await t.rejects(opened.store.put(contentOf(h.nextSeed())), { code: 'NO_SPACE' })
   const scrub = await opened.store.scrub()
-  t.same(scrub.missingPacks, [], 'no pack holds data, so none is missing', { todo: missingBug })
-  t.same(opened.store.stats().packs, { hot: 0, cold: 0 }, 'and stats count no pack', { todo: missingBug })
+  t.same(scrub.missingPacks, [], 'no pack holds data, so none is missing')
+  t.same(opened.store.stats().packs, { hot: 0, cold: 0 }, 'and stats count no pack')
 })
