@@ -15,21 +15,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chunkIdHex, plainDomain, type ChunkId, type KeyDomainId } from '../src/lib/index.ts'
-import { ackRecordKey, contentOf, isSealedPackFile, openDiskStore, packIdOfFileName, parseAck, tierPathsOf, type Ack, type DiskStore } from './fixtures/chunk-common.ts'
+import { ackRecordKey, contentOf, isSealedPackFile, openDiskStore, packIdOfFileName, parseAck, prng, tierPathsOf, type Ack, type DiskStore } from './fixtures/chunk-common.ts'
 
 const writerPath = fileURLToPath(new URL('./fixtures/chunk-writer.ts', import.meta.url))
 const seed = Number(process.env.CAIRN_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const writerCount = 32
-
-/** mulberry32 */
-function prng(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let value = Math.imul(state ^ (state >>> 15), 1 | state)
-    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value
-    return ((value ^ (value >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 interface Acknowledged {
   id: ChunkId

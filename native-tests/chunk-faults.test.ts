@@ -17,20 +17,10 @@ import { join } from 'node:path'
 import { loadMasterKey, masterKeyPath } from '../src/crypto/index.ts'
 import { FaultyIo, nodeIo, type FaultRule, type Io } from '../src/io/index.ts'
 import { chunkIdHex, isStoreError, plainDomain, systemRandom, type ChunkId, type KeyDomainId } from '../src/lib/index.ts'
-import { ackRecordKey, contentOf, isSealedPackFile, openDiskStore, packIdOfFileName, specOf, tierPathsOf, type DiskStore } from './fixtures/chunk-common.ts'
+import { ackRecordKey, contentOf, isSealedPackFile, openDiskStore, packIdOfFileName, prng, specOf, tierPathsOf, type DiskStore } from './fixtures/chunk-common.ts'
 
 const seed = Number(process.env.CAIRN_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31))
 t.comment(`seed ${seed} (replay with CAIRN_FAULT_SEED=${seed})`)
-
-/** mulberry32 */
-function prng(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let value = Math.imul(state ^ (state >>> 15), 1 | state)
-    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value
-    return ((value ^ (value >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 const packFiles = /\.pack$/
 /** Small packs so seals, new packs and compaction happen within a few hundred chunks. */
