@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { masterKeyFromBytes, sealedOverheadBytes } from '../crypto/index.ts'
 import { nodeIo } from '../io/index.ts'
-import { chunkIdHex, isStoreError, ManualClock, plainDomain, type ChunkId, type KeyDomainId } from '../lib/index.ts'
+import { chunkIdHex, isStoreError, ManualClock, plainDomain, SeededRandom, type ChunkId, type KeyDomainId } from '../lib/index.ts'
 import { LevelMetaStore, MemoryMetaStore, type MetaStore } from '../meta/index.ts'
 import { KeyRing } from './keyring.ts'
 import { tiers, type Tier } from './location.ts'
@@ -37,14 +37,9 @@ const stepsPerSequence = long ? 300 : 150
 const gcGraceMs = 10_000
 const packTargetBytes = 48 * 1024
 
-/** mulberry32 */
-function prng(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let value = Math.imul(state ^ (state >>> 15), 1 | state)
-    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value
-    return ((value ^ (value >>> 14)) >>> 0) / 2 ** 32
-  }
+function prng(seed: number): () => number {
+  const random = new SeededRandom(seed)
+  return () => random.next()
 }
 
 type ContentKind = 'random' | 'compressible'
