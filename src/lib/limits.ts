@@ -227,16 +227,9 @@ assert(nfsLimits.rpcInFlightPerConnectionMax >= nfsLimits.sessionSlotsMax, 'a co
 // Worst-case decoded request bytes held per connection stay bounded (64 x ~1 MiB).
 assert(nfsLimits.rpcInFlightPerConnectionMax * nfsLimits.rpcRecordMaxBytes <= 128 * MiB, 'in-flight request bytes per connection are bounded')
 
-// S3 API edge (src/s3): request shapes AWS bounds, and the edge's own buffers and caches.
+// S3 API edge (src/s3): the edge's own buffers, fan-outs and caches. Request shapes AWS bounds
+// (key length, part numbers, tags, metadata, page sizes) are objectLimits, checked on both sides.
 export const s3ApiLimits = {
-  /** Object keys are at most 1024 bytes of UTF-8 (AWS: KeyTooLongError). */
-  keyMaxBytes: 1024,
-  /** Part numbers run 1..10000 (AWS). */
-  partNumberMax: 10_000,
-  /** One PutObject / UploadPart body is at most 5 GiB (AWS: EntityTooLarge). */
-  putObjectMaxBytes: 5 * GiB,
-  /** max-keys / max-uploads / max-parts are clamped to this (AWS). */
-  listPageMax: 1000,
   /** ListBuckets max-buckets (AWS: 1..10000). */
   listBucketsMax: 10_000,
   /** DeleteObjects names at most this many keys (AWS). */
@@ -248,20 +241,13 @@ export const s3ApiLimits = {
    * 10,000 parts at ~150 bytes, or 1,000 escaped 1,024-byte keys, fit.
    */
   xmlBodyMaxBytes: 4 * MiB,
-  /** Tags per object / per bucket, and the length of a tag key / value in characters (AWS). */
-  objectTagsMax: 10,
-  bucketTagsMax: 50,
-  tagKeyMaxChars: 128,
-  tagValueMaxChars: 256,
-  /** User metadata (x-amz-meta-* names and values) totals at most 2 KiB (AWS: MetadataTooLarge). */
-  userMetadataMaxBytes: 2 * KiB,
   /** Access keys looked up for signature checks are reused this long (a deleted key dies within it). */
   accessKeyCacheTtlMs: 1000,
   accessKeyCacheEntriesMax: 1024,
 } as const
 
-assert(s3ApiLimits.xmlBodyMaxBytes >= s3ApiLimits.partNumberMax * 150, 'a CompleteMultipartUpload of every part fits')
-assert(s3ApiLimits.xmlBodyMaxBytes >= s3ApiLimits.deleteObjectsKeysMax * s3ApiLimits.keyMaxBytes * 2, 'a full DeleteObjects fits')
+assert(s3ApiLimits.xmlBodyMaxBytes >= objectLimits.partNumberMax * 150, 'a CompleteMultipartUpload of every part fits')
+assert(s3ApiLimits.xmlBodyMaxBytes >= s3ApiLimits.deleteObjectsKeysMax * objectLimits.objectKeyBytesMax * 2, 'a full DeleteObjects fits')
 assert(s3ApiLimits.deleteObjectsConcurrency <= s3ApiLimits.deleteObjectsKeysMax, 'fan-out within the batch')
 assert(s3ApiLimits.accessKeyCacheTtlMs <= 60_000, 'a deleted access key stops working within a minute')
 
