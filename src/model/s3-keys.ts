@@ -33,6 +33,8 @@ export const nullPointerKey = (bucketId: number, objectKey: string): Buffer => k
 export const segmentKey = (manifestId: string, index: number): Buffer => key('s3', 'seg', manifestId, index)
 export const uploadKey = (bucketId: number, objectKey: string, uploadId: string): Buffer => key('s3', 'upload', bucketId, objectKey, uploadId)
 export const uploadSpace = (bucketId: number): Buffer => key('s3', 'upload', bucketId)
+/** Every upload of one key, oldest first. */
+export const keyUploadsRange = (bucketId: number, objectKey: string) => prefixRange('s3', 'upload', bucketId, objectKey)
 export const partKey = (uploadId: string, partNumber: number): Buffer => key('s3', 'part', uploadId, partNumber)
 export const partRange = (uploadId: string) => prefixRange('s3', 'part', uploadId)
 
@@ -56,8 +58,19 @@ export function nextOrder(nowMs: number, newestOrder: number | undefined): numbe
 const versionIdPattern = /^[0-9a-f]{30}$/
 const uploadIdPattern = /^[0-9a-f]{32}$/
 
+/** The random part of a version id: 8 bytes as 16 hex digits. */
+export function newVersionIdSuffix(random: Random): string {
+  return random.bytes(8).toString('hex')
+}
+
+export function versionIdFor(order: number, suffix: string): string {
+  assert(/^[0-9a-f]{16}$/.test(suffix), 'version id suffixes are 16 hex digits')
+  assert(Number.isSafeInteger(order) && order >= 0, 'orders are u53')
+  return order.toString(16).padStart(14, '0') + suffix
+}
+
 export function newVersionId(order: number, random: Random): string {
-  return order.toString(16).padStart(14, '0') + random.bytes(8).toString('hex')
+  return versionIdFor(order, newVersionIdSuffix(random))
 }
 
 /** The order a version id names, or undefined when the text is not a version id ('null' is not). */

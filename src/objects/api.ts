@@ -10,6 +10,14 @@
 // INVALID_ARGUMENT -> 400 (the message names the S3 code when one applies: see S3ErrorHint),
 // INVALID_STATE+key -> 403 InvalidObjectState, INVALID_STATE+part -> 400 InvalidPart, ...
 //
+// Hints: when an S3 code applies that code+subject do not determine, the message starts with it
+// ('EntityTooSmall: ...', 'BucketAlreadyOwnedByYou: ...'; the S3ErrorHint union below lists
+// every hint this layer uses). PRECONDITION_FAILED messages name the failed header ('If-Match').
+// A GET/HEAD whose latest version is a delete marker fails NOT_FOUND+key, and one that names a
+// delete marker by version id fails INVALID_STATE+version with hint MethodNotAllowed; both are
+// ObjectsError (src/objects/errors.ts) whose `deleteMarker` carries { versionId, lastModifiedMs }
+// for x-amz-delete-marker / x-amz-version-id (`deleteMarkerOf(error)` in src/objects/index.ts).
+//
 // Bodies move as AsyncIterable<Uint8Array> with backpressure; nothing here buffers a whole
 // object. Every data method takes an AbortSignal (client gone -> ABORTED, nothing committed).
 // Durability: a method resolves only after data and metadata are durable.
@@ -153,6 +161,8 @@ export interface GetObjectInput {
 
 export interface GetObjectResult {
   version: ObjectVersionInfo
+  /** The bucket's state: AWS sends no x-amz-version-id for objects of never-versioned buckets. */
+  bucketVersioning: VersioningState
   /** The bytes served: the whole object or the range; inclusive offsets. */
   range?: { first: number; last: number; totalBytes: number }
   /** Undefined for HEAD. Streams verified chunk data; must be consumed or aborted. */
@@ -285,3 +295,10 @@ export interface ObjectsService {
   listParts(input: { bucket: string; key: string; uploadId: string; principal: Principal; partNumberMarker?: number; maxParts: number }): Promise<{ upload: MultipartUploadInfo; parts: PartInfo[]; isTruncated: boolean; nextPartNumberMarker?: number }>
   listMultipartUploads(input: { bucket: string; principal: Principal; prefix?: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number }): Promise<{ uploads: MultipartUploadInfo[]; commonPrefixes: string[]; isTruncated: boolean; nextKeyMarker?: string; nextUploadIdMarker?: string }>
 }
+
+/** S3 error codes this layer names at the start of a StoreError message ('InvalidTag: ...'). */
+export type S3ErrorHint =
+  | 'InvalidBucketName' | 'BucketAlreadyExists' | 'BucketAlreadyOwnedByYou' | 'NoSuchTagSet'
+  | 'InvalidTag' | 'KeyTooLongError' | 'MetadataTooLarge' | 'EntityTooLarge' | 'EntityTooSmall' | 'IncompleteBody'
+  | 'InvalidArgument' | 'InvalidRequest' | 'InvalidPart' | 'InvalidPartOrder' | 'InvalidPartNumber'
+  | 'InvalidObjectState' | 'MethodNotAllowed' | 'InvalidStorageClass' | 'MalformedXML'

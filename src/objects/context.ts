@@ -1,0 +1,100 @@
+// What every operation of the objects layer shares: the stores, the injected world, the
+// ingest budget and the chunker pool. Built once by openObjects.
+import { ContentDefinedChunker, type ChunkStore, type Tier } from '../chunk/index.ts'
+import { assert, objectLimits, StoreError, throwIfAborted, type Clock, type Random } from '../lib/index.ts'
+import type { MetaStore } from '../meta/index.ts'
+import type { StorageClass } from './api.ts'
+
+export interface ObjectsContext {
+  readonly meta: MetaStore
+  readonly chunkStore: ChunkStore
+  readonly clock: Clock
+  readonly random: Random
+  /** Region recorded for buckets created without one. */
+  readonly defaultRegion: string
+  readonly budget: ByteBudget
+  readonly chunkers: ChunkerPool
+}
+
+/** Where a storage class keeps its chunks: archive classes in the cold tier. */
+export function tierOf(storageClass: StorageClass): Tier {
+  return storageClass === 'GLACIER' || storageClass === 'DEEP_ARCHIVE' ? 'cold' : 'hot'
+}
+
+/**
+ * A byte budget shared by all uploads: a chunk waits for room before it goes to the chunk
+ * store, so the body is not read on while the budget is spent (backpressure to the client).
+ * Waiters are served in FIFO order; an aborted waiter leaves the queue.
+ */
+export class ByteBudget {
+  readonly capacityBytes: number
+  #availableBytes: number
+  readonly #waiters: Array<{ bytes: number; grant: () => void }> = []
+
+  constructor(capacityBytes: number) {
+    assert(Number.isSafeInteger(capacityBytes) && capacityBytes > 0, 'a budget has room')
+    this.capacityBytes = capacityBytes
+    this.#availableBytes = capacityBytes
+  }
+
+  get availableBytes(): number {
+    return this.#availableBytes
+  }
+
+  async acquire(bytes: number, signal: AbortSignal): Promise<void> {
+    assert(bytes > 0 && bytes <= this.capacityBytes, 'a request fits the budget')
+    throwIfAborted(signal)
+    if (this.#waiters.length === 0 && this.#availableBytes >= bytes) {
+      this.#availableBytes -= bytes
+      return
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        bytes,
+        grant: () => {
+          signal.removeEventListener('abort', onAbort)
+          resolve()
+        },
+      }
+      const onAbort = () => {
+        const at = this.#waiters.indexOf(waiter)
+        if (at >= 0) this.#waiters.splice(at, 1)
+        reject(new StoreError('ABORTED', 'operation aborted', { cause: signal.reason }))
+        this.#grantWaiting()
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.#waiters.push(waiter)
+    })
+  }
+
+  release(bytes: number): void {
+    this.#availableBytes += bytes
+    assert(this.#availableBytes <= this.capacityBytes, 'released no more than acquired')
+    this.#grantWaiting()
+  }
+
+  #grantWaiting(): void {
+    for (;;) {
+      const next = this.#waiters[0]
+      if (next === undefined || next.bytes > this.#availableBytes) return
+      this.#waiters.shift()
+      this.#availableBytes -= next.bytes
+      next.grant()
+    }
+  }
+}
+
+/** Idle content-defined chunkers for reuse: each keeps a carry buffer, allocated once. */
+export class ChunkerPool {
+  readonly #idle: ContentDefinedChunker[] = []
+
+  take(): ContentDefinedChunker {
+    return this.#idle.pop() ?? new ContentDefinedChunker()
+  }
+
+  /** Give a chunker back; finish() resets it, so a stream abandoned midway leaves no state. */
+  give(chunker: ContentDefinedChunker): void {
+    chunker.finish()
+    if (this.#idle.length < objectLimits.idleChunkersMax) this.#idle.push(chunker)
+  }
+}

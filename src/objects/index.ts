@@ -1,0 +1,7 @@
+// The objects layer: S3 semantics without HTTP (contract in api.ts, formats in
+// docs/format/objects.md).
+export type * from './api.ts'
+export { openObjects, type ObjectsLayer, type ObjectsOptions } from './service.ts'
+export { deleteMarkerOf, ObjectsError, type DeleteMarkerInfo } from './errors.ts'
+export { rootPrincipal, rootUserId, type RootCredentials } from './users.ts'
+export { validateBucketName } from './validate.ts'
