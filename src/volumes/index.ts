@@ -1,0 +1,12 @@
+// The volumes layer's public API: EBS semantics without NBD (docs/volumes.md).
+export type { AllocationExtent, BlockExport, BlockSizes, ExportProvider, ExportSummary } from './api.ts'
+export { VolumeService, type CloneVolumeInput } from './service.ts'
+export type { Hydration, VolumeKeySource, VolumeLogger, VolumeServiceOptions } from './context.ts'
+export type { CreateVolumeInput, ModifyVolumeInput } from './volume-ops.ts'
+export type { ChangedBlocks, DiffOptions } from './snapshot-ops.ts'
+export type { AttachmentInfo, HydrationInfo, SnapshotInfo, VolumeInfo } from './info.ts'
+export type { VolumeRecoveryReport } from './recovery.ts'
+export { isSnapshotId, isVolumeId, parseSnapshotId, parseVolumeId, type SnapshotId, type VolumeId } from './ids.ts'
+export { parseVolumeType, performanceOf, validateVolumeSpec, volumeTypes, type VolumePerformance, type VolumeSpec, type VolumeType } from './volume-types.ts'
+export { fallocatePunchHole, type HolePuncher } from './head.ts'
+export { realThrottleClock, type ThrottleClock } from './throttle.ts'

@@ -1,0 +1,562 @@
+// A live volume: the I/O core under every export of one volume (EBS semantics without NBD).
+//
+// Data: the head file (head.ts) holds DATA extents; BASE extents read from the base snapshot's
+// manifest (lazily hydrated into the head on first use); ZERO and HOLE extents read as zeroes
+// (extent-map.ts defines the states and their durability rules).
+//
+// Contract (see src/volumes/api.ts): a write resolves when visible to every reader; flush()
+// makes every write that completed before it durable, whichever connection made it, and many
+// concurrent flushes share one fsync round. Offsets and lengths are validated by the caller
+// (the export edge); here they are asserted.
+// Invariants:
+// - A head region is modified only under the extent's lock: shared for DATA extents already
+//   durably dirty and not awaited by a running snapshot, exclusive otherwise.
+// - Before an extent a running snapshot still needs is modified, its old content is handed to
+//   the snapshot (copy-on-write), so a snapshot is the volume as of its freeze instant.
+// - An extent's dirty bit is durable before its head bytes change (ExtentMap.markDirty).
+// - BASE is never re-entered: hydration, writes and trims only move extents out of it.
+// Never: read a BASE extent's head region; let a state reach the metadata before the head
+// bytes it depends on are fsynced.
+import { assert, StoreError, volumeLimits, type ChunkId } from '../lib/index.ts'
+import type { ChunkStore } from '../chunk/index.ts'
+import type { AllocationExtent } from './api.ts'
+import { extentStates, type ExtentMap, type ExtentState } from './extent-map.ts'
+import { GroupCommit } from './group-commit.ts'
+import type { HeadFile, HolePuncher } from './head.ts'
+import type { VolumeId } from './ids.ts'
+import { ExtentLocks, type Release } from './locks.ts'
+import type { ManifestReader } from './manifest.ts'
+import type { VolumeThrottle } from './throttle.ts'
+
+const extentBytes = volumeLimits.extentBytes
+const sectorBytes = volumeLimits.sectorBytes
+
+/** What a running snapshot needs from the volume's write path (snapshot-job.ts implements it). */
+export interface FrozenExtents {
+  /** The extent belongs to the snapshot and has not been read for it yet. */
+  isPending(extent: number): boolean
+  /**
+   * Called under the extent's exclusive lock, just before it is modified: take its content as
+   * of the freeze (null: zeroes). Resolves when the snapshot accepted it (memory permitting).
+   */
+  preserve(extent: number, content: Buffer | null): Promise<void>
+}
+
+export interface LiveVolumeParts {
+  id: VolumeId
+  sizeBytes: number
+  head: HeadFile
+  map: ExtentMap
+  base: ManifestReader
+  chunkStore: ChunkStore
+  throttle: VolumeThrottle
+  punchHole: HolePuncher
+  /** Background failures that must not be lost (hole punching); the volume keeps working. */
+  onBackgroundError: (error: unknown, what: string) => void
+}
+
+interface Span {
+  extent: number
+  /** Offset of the span inside the extent, and its length. */
+  startBytes: number
+  lengthBytes: number
+  /** Offset of the span inside the request. */
+  requestOffsetBytes: number
+}
+
+/** Split [offset, offset + length) into per-extent spans. */
+function spansOf(offsetBytes: number, lengthBytes: number): Span[] {
+  const spans: Span[] = []
+  let at = offsetBytes
+  const end = offsetBytes + lengthBytes
+  while (at < end) {
+    const extent = Math.floor(at / extentBytes)
+    const startBytes = at - extent * extentBytes
+    const length = Math.min(extentBytes - startBytes, end - at)
+    spans.push({ extent, startBytes, lengthBytes: length, requestOffsetBytes: at - offsetBytes })
+    at += length
+  }
+  return spans
+}
+
+const isFull = (span: Span): boolean => span.lengthBytes === extentBytes
+
+export class LiveVolume {
+  readonly id: VolumeId
+  readonly #parts: LiveVolumeParts
+  readonly #locks = new ExtentLocks()
+  readonly #flushes: GroupCommit<never>
+  #sizeBytes: number
+  #base: ManifestReader
+  #frozen: FrozenExtents | undefined
+  #punchable = new Set<number>()
+  #punching: Promise<void> | undefined
+  #punchDisabled = false
+  readonly #running = new Set<Promise<unknown>>()
+  #closed = false
+
+  constructor(parts: LiveVolumeParts) {
+    assert(parts.sizeBytes % extentBytes === 0 && parts.map.extentCount === parts.sizeBytes / extentBytes, 'the map covers the volume')
+    this.id = parts.id
+    this.#parts = parts
+    this.#sizeBytes = parts.sizeBytes
+    this.#base = parts.base
+    this.#flushes = new GroupCommit<never>(() => this.#flushRound())
+  }
+
+  get sizeBytes(): number {
+    return this.#sizeBytes
+  }
+
+  get extentCount(): number {
+    return this.#sizeBytes / extentBytes
+  }
+
+  get encrypted(): boolean {
+    return this.#parts.head.encrypted
+  }
+
+  get map(): ExtentMap {
+    return this.#parts.map
+  }
+
+  get base(): ManifestReader {
+    return this.#base
+  }
+
+  // ---- I/O -----------------------------------------------------------------------------------
+
+  read(offsetBytes: number, lengthBytes: number, signal: AbortSignal): Promise<Buffer> {
+    return this.#operation(async () => {
+      this.#checkRange(offsetBytes, lengthBytes)
+      await this.#parts.throttle.take(lengthBytes, signal)
+      const spans = spansOf(offsetBytes, lengthBytes)
+      for (const span of spans) await this.#hydrateIfRemote(span.extent)
+      const out = Buffer.allocUnsafe(lengthBytes)
+      const first = spans[0]?.extent ?? 0
+      const release = await this.#locks.acquireRange(first, first + spans.length - 1, false)
+      try {
+        await this.#readSpans(spans, out)
+      } finally {
+        release()
+      }
+      return out
+    })
+  }
+
+  write(offsetBytes: number, data: Buffer, options: { fua: boolean; signal: AbortSignal }): Promise<void> {
+    return this.#operation(async () => {
+      this.#checkRange(offsetBytes, data.length)
+      await this.#parts.throttle.take(data.length, options.signal)
+      const spans = spansOf(offsetBytes, data.length)
+      if (!(await this.#tryFastWrite(offsetBytes, data, spans))) {
+        for (const span of spans) await this.#writeSpan(span, data.subarray(span.requestOffsetBytes, span.requestOffsetBytes + span.lengthBytes))
+      }
+      if (options.fua) await this.#flushes.request()
+    })
+  }
+
+  trim(offsetBytes: number, lengthBytes: number, options: { fua: boolean; signal: AbortSignal }): Promise<void> {
+    return this.writeZeroes(offsetBytes, lengthBytes, { ...options, noHole: false, fastZero: false })
+  }
+
+  writeZeroes(offsetBytes: number, lengthBytes: number, options: { fua: boolean; noHole: boolean; fastZero: boolean; signal: AbortSignal }): Promise<void> {
+    return this.#operation(async () => {
+      this.#checkRange(offsetBytes, lengthBytes)
+      // Keeping the range allocated means writing zeroes: no faster than a write.
+      if (options.noHole && options.fastZero) throw new StoreError('NOT_IMPLEMENTED', 'zeroing without holes is not faster than writing', { subject: 'volume' })
+      for (const span of spansOf(offsetBytes, lengthBytes)) {
+        if (options.signal.aborted) throw new StoreError('ABORTED', 'write zeroes aborted', { cause: options.signal.reason })
+        await this.#zeroSpan(span, options.noHole)
+      }
+      if (options.fua) await this.#flushes.request()
+    })
+  }
+
+  flush(signal: AbortSignal): Promise<void> {
+    return this.#operation(async () => {
+      if (signal.aborted) throw new StoreError('ABORTED', 'flush aborted', { cause: signal.reason })
+      await this.#flushes.request()
+    })
+  }
+
+  blockStatus(offsetBytes: number, lengthBytes: number): Promise<AllocationExtent[]> {
+    return this.#operation(async () => {
+      this.#checkRange(offsetBytes, lengthBytes)
+      const runs: AllocationExtent[] = []
+      for (const span of spansOf(offsetBytes, lengthBytes)) {
+        const zero = await this.#readsAsZero(span.extent)
+        const last = runs.at(-1)
+        if (last !== undefined && last.zero === zero) last.lengthBytes += span.lengthBytes
+        else runs.push({ lengthBytes: span.lengthBytes, hole: zero, zero })
+      }
+      return runs
+    })
+  }
+
+  /** Hydrate the BASE extents of a range (NBD_CMD_CACHE, eager hydration). */
+  cache(offsetBytes: number, lengthBytes: number, signal: AbortSignal): Promise<void> {
+    return this.#operation(async () => {
+      this.#checkRange(offsetBytes, lengthBytes)
+      for (const span of spansOf(offsetBytes, lengthBytes)) {
+        if (signal.aborted) throw new StoreError('ABORTED', 'cache aborted', { cause: signal.reason })
+        await this.#hydrateIfRemote(span.extent)
+      }
+    })
+  }
+
+  // ---- snapshots, hydration, resize (used by the manager and the snapshot job) ---------------
+
+  /** Whether an extent still reads from the base snapshot's chunks. */
+  async isRemote(extent: number): Promise<boolean> {
+    return this.#parts.map.state(extent) === extentStates.base && (await this.#base.entry(extent)) !== null
+  }
+
+  /** BASE extents that still read from the base snapshot's chunks (not hydrated yet). */
+  async remoteExtentCount(): Promise<number> {
+    const map = this.#parts.map
+    const pageExtents = volumeLimits.manifestPageExtents
+    let count = 0
+    for (let first = 0; first < this.extentCount; first += pageExtents) {
+      const last = Math.min(this.extentCount, first + pageExtents)
+      let anyBase = false
+      for (let extent = first; extent < last && !anyBase; extent += 1) anyBase = map.state(extent) === extentStates.base
+      if (!anyBase) continue
+      const entries = await this.#base.page(first / pageExtents)
+      if (entries === undefined) continue
+      for (let extent = first; extent < last; extent += 1) {
+        if (map.state(extent) === extentStates.base && (entries[extent - first] ?? null) !== null) count += 1
+      }
+    }
+    return count
+  }
+
+  /** Fetch one BASE extent into the head; true when it did. */
+  hydrate(extent: number): Promise<boolean> {
+    return this.#operation(() => this.#hydrateIfRemote(extent))
+  }
+
+  /**
+   * The snapshot instant: install the copy-on-write hook and take the dirty extents (all
+   * extents when `everything`). Synchronous, so no write is half-way through the switch.
+   */
+  freeze(frozen: FrozenExtents, everything: boolean): number[] {
+    assert(this.#frozen === undefined, 'one snapshot at a time per volume')
+    if (this.#closed) throw new StoreError('CLOSED', `volume ${this.id} is closed`, { subject: 'volume' })
+    this.#frozen = frozen
+    const dirty = this.#parts.map.takeDirty()
+    if (!everything) return dirty
+    return Array.from({ length: this.extentCount }, (_, extent) => extent)
+  }
+
+  unfreeze(frozen: FrozenExtents): void {
+    assert(this.#frozen === frozen, 'unfreeze the snapshot that froze')
+    this.#frozen = undefined
+  }
+
+  /**
+   * For the snapshot job: the extent's content as of the freeze, or undefined when a writer
+   * already preserved it. markRead runs under the extent lock, so no writer slips in between.
+   */
+  readForSnapshot(extent: number, frozen: FrozenExtents, markRead: () => void): Promise<Buffer | null | undefined> {
+    return this.#operation(async () => {
+      const release = await this.#locks.acquire(extent, true)
+      try {
+        if (!frozen.isPending(extent)) return undefined
+        const content = await this.#extentContent(extent)
+        markRead()
+        return content
+      } finally {
+        release()
+      }
+    })
+  }
+
+  /** The base snapshot changed (a snapshot committed): BASE extents now read through it. */
+  setBase(base: ManifestReader): void {
+    this.#base = base
+  }
+
+  /** Grow online: extend the head (durably) and the map. The caller commits the record. */
+  async grow(sizeBytes: number): Promise<void> {
+    await this.#operation(async () => {
+      assert(sizeBytes >= this.#sizeBytes && sizeBytes % extentBytes === 0, 'grow to whole extents')
+      await this.#parts.head.grow(sizeBytes)
+      this.#parts.map.grow(sizeBytes / extentBytes)
+      this.#sizeBytes = sizeBytes
+    })
+  }
+
+  /** Flush, then refuse further I/O and close the head. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.#flushes.request().catch(() => undefined)
+    this.#closed = true
+    await Promise.allSettled([...this.#running])
+    await this.#punching
+    await this.#flushes.request().catch(() => undefined)
+    await this.#parts.map.settle()
+    await this.#parts.head.close()
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  #operation<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError('CLOSED', `volume ${this.id} is closed`, { subject: 'volume' }))
+    const running = fn()
+    this.#running.add(running)
+    const forget = (): void => {
+      this.#running.delete(running)
+    }
+    running.then(forget, forget)
+    return running
+  }
+
+  #checkRange(offsetBytes: number, lengthBytes: number): void {
+    assert(Number.isSafeInteger(offsetBytes) && Number.isSafeInteger(lengthBytes) && offsetBytes >= 0 && lengthBytes >= 0, 'a range is non-negative integers')
+    assert(lengthBytes <= volumeLimits.requestMaxBytes, 'requests are at most requestMaxBytes')
+    // The volume may have grown since the export opened; it never shrinks.
+    assert(offsetBytes + lengthBytes <= this.#sizeBytes, 'the range is inside the volume')
+  }
+
+  async #readsAsZero(extent: number): Promise<boolean> {
+    const state = this.#parts.map.state(extent)
+    if (state === extentStates.data) return false
+    if (state === extentStates.base) return (await this.#base.entry(extent)) === null
+    return true
+  }
+
+  /** Read spans (locks held, no BASE extent with data among them) into out. */
+  async #readSpans(spans: Span[], out: Buffer): Promise<void> {
+    const map = this.#parts.map
+    let index = 0
+    while (index < spans.length) {
+      const span = spans[index]!
+      if (map.state(span.extent) !== extentStates.data) {
+        // BASE here has no data: #hydrateIfRemote ran first and BASE is never re-entered.
+        out.fill(0, span.requestOffsetBytes, span.requestOffsetBytes + span.lengthBytes)
+        index += 1
+        continue
+      }
+      // Coalesce a run of DATA extents into one head read.
+      let end = index + 1
+      while (end < spans.length && map.state(spans[end]!.extent) === extentStates.data) end += 1
+      const last = spans[end - 1]!
+      const offset = span.extent * extentBytes + span.startBytes
+      const length = last.requestOffsetBytes + last.lengthBytes - span.requestOffsetBytes
+      const bytes = await this.#readHead(offset, length)
+      bytes.copy(out, span.requestOffsetBytes)
+      index = end
+    }
+  }
+
+  /** Plaintext head bytes; encrypted heads are read in whole sectors and sliced. */
+  async #readHead(offsetBytes: number, lengthBytes: number): Promise<Buffer> {
+    if (!this.encrypted) return this.#parts.head.read(offsetBytes, lengthBytes)
+    const start = Math.floor(offsetBytes / sectorBytes) * sectorBytes
+    const end = Math.ceil((offsetBytes + lengthBytes) / sectorBytes) * sectorBytes
+    const sectors = await this.#parts.head.read(start, end - start)
+    return sectors.subarray(offsetBytes - start, offsetBytes - start + lengthBytes)
+  }
+
+  /** Write plaintext into the head; unaligned encrypted writes read-modify-write their sectors. */
+  async #writeHead(offsetBytes: number, data: Buffer): Promise<void> {
+    const head = this.#parts.head
+    if (!this.encrypted || (offsetBytes % sectorBytes === 0 && data.length % sectorBytes === 0)) {
+      await head.write(offsetBytes, data)
+      return
+    }
+    const start = Math.floor(offsetBytes / sectorBytes) * sectorBytes
+    const end = Math.ceil((offsetBytes + data.length) / sectorBytes) * sectorBytes
+    const sectors = await head.read(start, end - start)
+    data.copy(sectors, offsetBytes - start)
+    await head.write(start, sectors)
+  }
+
+  /** The fast path: every extent DATA, durably dirty and not awaited by a snapshot; aligned if encrypted. */
+  async #tryFastWrite(offsetBytes: number, data: Buffer, spans: Span[]): Promise<boolean> {
+    if (this.encrypted && (offsetBytes % sectorBytes !== 0 || data.length % sectorBytes !== 0)) return false
+    const fast = (): boolean => spans.every((span) => this.#isFastExtent(span.extent))
+    if (!fast()) return false
+    const first = spans[0]!.extent
+    const release = await this.#locks.acquireRange(first, first + spans.length - 1, false)
+    try {
+      if (!fast()) return false // something changed while we waited for the locks
+      await this.#parts.head.write(offsetBytes, data)
+      return true
+    } finally {
+      release()
+    }
+  }
+
+  #isFastExtent(extent: number): boolean {
+    const map = this.#parts.map
+    return map.state(extent) === extentStates.data && map.isDirty(extent) && map.isDurablyDirty(extent) && this.#frozen?.isPending(extent) !== true
+  }
+
+  async #writeSpan(span: Span, data: Buffer): Promise<void> {
+    const release = await this.#locks.acquire(span.extent, true)
+    try {
+      await this.#prepareForChange(span.extent, isFull(span))
+      await this.#writeHead(span.extent * extentBytes + span.startBytes, data)
+      this.#parts.map.setState(span.extent, extentStates.data)
+    } finally {
+      release()
+    }
+  }
+
+  async #zeroSpan(span: Span, noHole: boolean): Promise<void> {
+    const map = this.#parts.map
+    const release = await this.#locks.acquire(span.extent, true)
+    try {
+      const alreadyZero = await this.#readsAsZero(span.extent)
+      if (alreadyZero && !noHole) return
+      await this.#prepareForChange(span.extent, isFull(span) && !noHole)
+      const offset = span.extent * extentBytes + span.startBytes
+      if (isFull(span) && !noHole) {
+        // Whole extents are zeroed in the map; the hole is punched after the state is durable.
+        map.setState(span.extent, extentStates.zero)
+        return
+      }
+      await this.#zeroHead(offset, span.lengthBytes)
+      map.setState(span.extent, extentStates.data)
+    } finally {
+      release()
+    }
+  }
+
+  /** Zero head bytes: raw zero sectors (they read as zeroes encrypted or not), RMW at unaligned edges. */
+  async #zeroHead(offsetBytes: number, lengthBytes: number): Promise<void> {
+    if (!this.encrypted) {
+      await this.#parts.head.zeroRange(offsetBytes, lengthBytes)
+      return
+    }
+    const alignedStart = Math.ceil(offsetBytes / sectorBytes) * sectorBytes
+    const alignedEnd = Math.floor((offsetBytes + lengthBytes) / sectorBytes) * sectorBytes
+    if (alignedEnd <= alignedStart) {
+      await this.#writeHead(offsetBytes, Buffer.alloc(lengthBytes))
+      return
+    }
+    if (alignedStart > offsetBytes) await this.#writeHead(offsetBytes, Buffer.alloc(alignedStart - offsetBytes))
+    await this.#parts.head.zeroRange(alignedStart, alignedEnd - alignedStart)
+    if (offsetBytes + lengthBytes > alignedEnd) await this.#writeHead(alignedEnd, Buffer.alloc(offsetBytes + lengthBytes - alignedEnd))
+  }
+
+  /**
+   * Under the extent's exclusive lock, before its content changes: hand the old content to a
+   * running snapshot, make the dirty bit durable, and make the head region hold the extent's
+   * current content unless the change overwrites all of it.
+   */
+  async #prepareForChange(extent: number, overwritesAll: boolean): Promise<void> {
+    const frozen = this.#frozen
+    if (frozen?.isPending(extent) === true) await frozen.preserve(extent, await this.#extentContent(extent))
+    const durable = this.#parts.map.markDirty(extent)
+    if (durable !== undefined) await durable
+    if (overwritesAll) return
+    const state = this.#parts.map.state(extent)
+    if (state === extentStates.base) {
+      const id = await this.#base.entry(extent)
+      if (id !== null) await this.#fetchIntoHead(extent, id)
+    } else if (state === extentStates.zero) {
+      await this.#parts.head.zeroRange(extent * extentBytes, extentBytes)
+    }
+  }
+
+  /** Content of an extent (held exclusively): null for zeroes. */
+  async #extentContent(extent: number): Promise<Buffer | null> {
+    const state = this.#parts.map.state(extent)
+    if (state === extentStates.data) return this.#parts.head.read(extent * extentBytes, extentBytes)
+    if (state !== extentStates.base) return null
+    const id = await this.#base.entry(extent)
+    return id === null ? null : this.#fetch(id)
+  }
+
+  async #fetch(id: ChunkId): Promise<Buffer> {
+    const plain = await this.#parts.chunkStore.get(id)
+    if (plain.length !== extentBytes) throw new StoreError('CHUNK_CORRUPT', `volume ${this.id}: a snapshot extent is ${plain.length} bytes, not ${extentBytes}`)
+    return plain
+  }
+
+  async #fetchIntoHead(extent: number, id: ChunkId): Promise<void> {
+    await this.#parts.head.write(extent * extentBytes, await this.#fetch(id))
+  }
+
+  async #hydrateIfRemote(extent: number): Promise<boolean> {
+    const map = this.#parts.map
+    if (map.state(extent) !== extentStates.base || (await this.#base.entry(extent)) === null) return false
+    const release = await this.#locks.acquire(extent, true)
+    try {
+      if (map.state(extent) !== extentStates.base) return false
+      const id = await this.#base.entry(extent)
+      if (id === null) return false
+      await this.#fetchIntoHead(extent, id)
+      // Hydration does not change the content: the extent stays clean.
+      map.setState(extent, extentStates.data)
+      return true
+    } finally {
+      release()
+    }
+  }
+
+  /** One flush round: capture states, fsync the head, persist the captured states. */
+  async #flushRound(): Promise<void> {
+    const map = this.#parts.map
+    const captured = map.captureStates()
+    try {
+      await this.#parts.head.sync()
+      await map.persistStates(captured)
+    } catch (error) {
+      map.recapture(captured)
+      throw error
+    }
+    for (const [extent, state] of captured) if (state === extentStates.zero) this.#punchable.add(extent)
+    if (this.#punchable.size > 0 && !this.#punchDisabled && this.#punching === undefined && !this.#closed) {
+      this.#punching = this.#punchHoles().finally(() => {
+        this.#punching = undefined
+      })
+    }
+  }
+
+  /** Free the head space of durable ZERO extents, run by run; they become HOLE. */
+  async #punchHoles(): Promise<void> {
+    while (this.#punchable.size > 0 && !this.#closed) {
+      const extents = [...this.#punchable].sort((a, b) => a - b)
+      this.#punchable = new Set()
+      let index = 0
+      while (index < extents.length) {
+        let end = index + 1
+        while (end < extents.length && extents[end] === extents[end - 1]! + 1 && end - index < 256) end += 1
+        await this.#punchRun(extents[index]!, extents[end - 1]!)
+        index = end
+      }
+    }
+  }
+
+  async #punchRun(first: number, last: number): Promise<void> {
+    const map = this.#parts.map
+    const release = await this.#locks.acquireRange(first, last, true)
+    try {
+      // Punch only what is still ZERO; a write may have claimed an extent meanwhile.
+      let at = first
+      while (at <= last) {
+        if (map.state(at) !== extentStates.zero) {
+          at += 1
+          continue
+        }
+        let end = at
+        while (end + 1 <= last && map.state(end + 1) === extentStates.zero) end += 1
+        const punched = await this.#parts.punchHole(this.#parts.head.path, at * extentBytes, (end - at + 1) * extentBytes)
+        if (!punched) {
+          this.#punchDisabled = true
+          this.#punchable.clear()
+          this.#parts.onBackgroundError(new StoreError('NOT_IMPLEMENTED', 'cannot punch holes in the head file; trimmed space stays allocated'), 'punch holes')
+          return
+        }
+        for (let extent = at; extent <= end; extent += 1) map.setState(extent, extentStates.hole as ExtentState)
+        at = end + 1
+      }
+    } finally {
+      release()
+    }
+  }
+}
