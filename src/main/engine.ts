@@ -14,6 +14,7 @@ import { nodeIo, type Io } from '../io/index.ts'
 import { loadMasterKey, masterKeyIdHex } from '../crypto/index.ts'
 import type { MetaStore } from '../meta/index.ts'
 import { ChunkStore, KeyRing, type ChunkStoreOptions, type ChunkStoreStats } from '../chunk/index.ts'
+import { openObjects, type ObjectsLayer } from '../objects/index.ts'
 import { addStatsGauges, type AdminEngine, type JsonObject, type MaintenanceOptions, type Registry } from '../admin/index.ts'
 import type { ServerConfig } from './config.ts'
 import { openDataDirMeta, removePidFile, writePidFile } from './data-dir.ts'
@@ -31,6 +32,11 @@ export const systemWorld: EngineWorld = { io: nodeIo, clock: systemClock, random
 
 export interface Engine extends AdminEngine {
   readonly dataDir: string
+  /**
+   * The objects layer (S3 semantics) for the S3 front-end and the admin user commands. Always
+   * set by openEngine (optional only so test doubles of Engine can leave it out).
+   */
+  readonly objects?: ObjectsLayer
   /** Add this engine's gauges to the process registry (values read at scrape time). */
   registerMetrics(registry: Registry): void
   /** Start background maintenance (GC, compaction, scrub); bugs found there go to onBug. */
@@ -55,7 +61,10 @@ export async function openEngine(config: ServerConfig, logger: Logger, world: En
     const chunkStore = await ChunkStore.open(options)
     closers.push({ name: 'chunk store', close: () => chunkStore.close() })
     logRecovery(chunkStore, logger)
-    return new CairnEngine({ config, logger, world, meta, chunkStore, masterKeyId, masterKeySource, closers })
+    // Objects layer: after the chunk store, closed before it (root credentials are set by the server).
+    const objects = await openObjects({ meta, chunkStore, clock: world.clock, random })
+    closers.push({ name: 'objects layer', close: () => objects.close() })
+    return new CairnEngine({ config, logger, world, meta, chunkStore, objects, masterKeyId, masterKeySource, closers })
   } catch (error) {
     await closeAll(closers, logger)
     throw error
@@ -93,6 +102,7 @@ interface EngineParts {
   world: EngineWorld
   meta: MetaStore
   chunkStore: ChunkStore
+  objects: ObjectsLayer
   masterKeyId: string
   masterKeySource: 'env' | 'file'
   closers: Closer[]
@@ -100,6 +110,7 @@ interface EngineParts {
 
 class CairnEngine implements Engine {
   readonly dataDir: string
+  readonly objects: ObjectsLayer
   readonly #parts: EngineParts
   #maintenance: Maintenance | undefined
   #closing: Promise<void> | undefined
@@ -107,6 +118,7 @@ class CairnEngine implements Engine {
   constructor(parts: EngineParts) {
     this.#parts = parts
     this.dataDir = parts.config.dataDir
+    this.objects = parts.objects
   }
 
   readonly scrub = async ({ signal }: MaintenanceOptions): Promise<JsonObject> => toJsonObject(await this.#parts.chunkStore.scrub({ signal }))

@@ -60,6 +60,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let app: FastifyInstance | undefined
   try {
     const credentials = await rootCredentials(config, fromEnv, world, options, logger)
+    // The objects layer answers SigV4 lookups of the root access key with these.
+    engine.objects?.setRootCredentials({ accessKeyId: credentials.accessKey, secretKey: credentials.secretKey })
     const state = { shuttingDown: false }
     const shutdownController = new AbortController()
     let adminUrl = addressUrl(config.adminAddress)
