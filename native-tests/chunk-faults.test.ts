@@ -211,7 +211,7 @@ t.test('EIO on the directory fsync of a new pack: IO_ERROR, the half-made pack i
     await opened.close()
     opened = await h.open()
     const packsBefore = await packFileNames(h.dataDir)
-    h.io.addRule({ operation: 'syncDir', kind: 'EIO', path: /hot/, times: 1 })
+    h.io.addRule({ operation: 'syncDir', kind: 'EIO', path: /\/packs$/, times: 1 })
     if (cleanupFails) h.io.addRule({ operation: 'unlink', kind: 'EIO', path: packFiles, times: 1 })
     const failed = await opened.store.put(contentOf(h.nextSeed())).catch((error: unknown) => error)
     t.ok(isStoreError(failed, 'IO_ERROR'), `${what}: the put fails with IO_ERROR`, { failed })

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs'
 import { isBug } from '../admin/index.ts'
 import { runClientCommand, clientCommands, clientOptionsHelp, type CommandContext } from './client-commands.ts'
 import { parseServerConfig, serverFlagsHelp } from './config.ts'
-import { rebuildIndexOffline } from './engine.ts'
+import { rebuildIndexOffline, systemWorld } from './engine.ts'
+import { rotateMasterKeyOffline } from './keys-command.ts'
 import { createLogger, serializeError, type Logger } from './logger.ts'
 import { bugExitCode, shutdownHardLimitMs, startServer, type RunningServer } from './server.ts'
 import { isUsageError } from './usage-error.ts'
@@ -32,6 +33,7 @@ Commands:
   gc                           collect unreferenced chunks now
   compact                      rewrite packs that hold mostly dead data now
   repair --rebuild-index       rebuild the metadata index from the packs (server stopped)
+  keys rotate                  rotate the master key of a data dir (server stopped)
   version                      print the version
   help [command]               show help
 
@@ -44,6 +46,7 @@ Exit codes: 0 ok, 1 failed, 2 usage error.
 function commandHelp(command: string | undefined): string {
   if (command === 'server') return `Usage: cairn server [flags]\n\nFlags (precedence: flag > env > config file > default):\n${serverFlagsHelp()}\n\nRoot credentials: CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY (both or neither);\nwithout them they are generated on first start and kept in <data-dir>/root-credentials.json.\n`
   if (command === 'repair') return `Usage: cairn repair --rebuild-index [--data-dir DIR] [--config PATH]\n\nRebuild the metadata index from the pack files. The server must be stopped.\n`
+  if (command === 'keys') return `Usage: cairn keys rotate [--data-dir DIR] [--config PATH] [--json]\n\nRotate the master key: the old key file is kept as keys/master.key.previous, a new random\nkey becomes keys/master.key, every key domain's data key is re-wrapped with it (chunks are\nnever rewritten), then the old key file is removed. The server must be stopped. Run it again\nif it was interrupted. With CAIRN_MASTER_KEY in the environment, set the new key there and\nthe old one in CAIRN_PREVIOUS_MASTER_KEY and start the server instead.\n`
   if (command !== undefined && command in clientCommands) return `Usage: cairn ${command} [options]\n\n${clientOptionsHelp}\n`
   return usage
 }
@@ -68,6 +71,8 @@ export async function runCli(args: readonly string[], context: CliContext): Prom
         return await serverCommand(rest, context)
       case 'repair':
         return await repairCommand(rest, context)
+      case 'keys':
+        return await keysCommand(rest, context)
       default:
         if (command in clientCommands) {
           if (rest.includes('--help') || rest.includes('-h')) {
@@ -146,6 +151,23 @@ function untilSignal(server: RunningServer, logger: Logger, context: CliContext)
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
   })
+}
+
+async function keysCommand(args: readonly string[], context: CliContext): Promise<number> {
+  const [action, ...flags] = args
+  const json = flags.includes('--json')
+  const { config, help } = parseServerConfig({ args: flags.filter((flag) => flag !== '--json'), env: context.env, cwd: context.cwd, readTextFile: context.readTextFile })
+  if (help || action === '--help' || action === '-h') {
+    context.stdout.write(commandHelp('keys'))
+    return 0
+  }
+  if (action !== 'rotate') {
+    context.stderr.write(`cairn keys: unknown action "${action ?? ''}"\nrun \`cairn help keys\`\n`)
+    return 2
+  }
+  const result = await rotateMasterKeyOffline(config, systemWorld)
+  context.stdout.write(json ? `${JSON.stringify(result)}\n` : `master key rotated: ${result.previousMasterKeyId} -> ${result.masterKeyId} (${result.rewrappedDomains} key domains re-wrapped)\n`)
+  return 0
 }
 
 async function repairCommand(args: readonly string[], context: CliContext): Promise<number> {

@@ -72,6 +72,8 @@ export interface ServerConfig {
   readonly rootSecretKeyText: string | undefined
   /** CAIRN_MASTER_KEY as given (validated by crypto's loadMasterKey). */
   readonly masterKeyText: string | undefined
+  /** CAIRN_PREVIOUS_MASTER_KEY as given: the key being rotated away from (see docs/format/keys.md). */
+  readonly previousMasterKeyText: string | undefined
 }
 
 export interface ConfigSource {
@@ -136,6 +138,7 @@ export function parseServerConfig(source: ConfigSource, extraSwitches: readonly 
     rootAccessKeyText: nonEmpty(source.env.CAIRN_ROOT_ACCESS_KEY),
     rootSecretKeyText: nonEmpty(source.env.CAIRN_ROOT_SECRET_KEY),
     masterKeyText: nonEmpty(source.env.CAIRN_MASTER_KEY),
+    previousMasterKeyText: nonEmpty(source.env.CAIRN_PREVIOUS_MASTER_KEY),
   }
   checkListenersDistinct(config)
   return { config, help: values.help === true, switches }

@@ -11,10 +11,9 @@
 import { join } from 'node:path'
 import { isStoreError, StoreError, systemClock, systemRandom, type Clock, type Random } from '../lib/index.ts'
 import { nodeIo, type Io } from '../io/index.ts'
-import { loadMasterKey, masterKeyIdHex } from '../crypto/index.ts'
+import { loadMasterKey, loadPreviousMasterKey, masterKeyIdHex, type MasterKey } from '../crypto/index.ts'
 import type { MetaStore } from '../meta/index.ts'
 import { ChunkStore, KeyRing, type ChunkStoreOptions, type ChunkStoreStats } from '../chunk/index.ts'
-import { openObjects, type ObjectsLayer } from '../objects/index.ts'
 import { addStatsGauges, type AdminEngine, type JsonObject, type MaintenanceOptions, type Registry } from '../admin/index.ts'
 import type { ServerConfig } from './config.ts'
 import { openDataDirMeta, removePidFile, writePidFile } from './data-dir.ts'
@@ -32,11 +31,6 @@ export const systemWorld: EngineWorld = { io: nodeIo, clock: systemClock, random
 
 export interface Engine extends AdminEngine {
   readonly dataDir: string
-  /**
-   * The objects layer (S3 semantics) for the S3 front-end and the admin user commands. Always
-   * set by openEngine (optional only so test doubles of Engine can leave it out).
-   */
-  readonly objects?: ObjectsLayer
   /** Add this engine's gauges to the process registry (values read at scrape time). */
   registerMetrics(registry: Registry): void
   /** Start background maintenance (GC, compaction, scrub); bugs found there go to onBug. */
@@ -61,10 +55,7 @@ export async function openEngine(config: ServerConfig, logger: Logger, world: En
     const chunkStore = await ChunkStore.open(options)
     closers.push({ name: 'chunk store', close: () => chunkStore.close() })
     logRecovery(chunkStore, logger)
-    // Objects layer: after the chunk store, closed before it (root credentials are set by the server).
-    const objects = await openObjects({ meta, chunkStore, clock: world.clock, random })
-    closers.push({ name: 'objects layer', close: () => objects.close() })
-    return new CairnEngine({ config, logger, world, meta, chunkStore, objects, masterKeyId, masterKeySource, closers })
+    return new CairnEngine({ config, logger, world, meta, chunkStore, masterKeyId, masterKeySource, closers })
   } catch (error) {
     await closeAll(closers, logger)
     throw error
@@ -77,7 +68,9 @@ async function chunkStoreOptions(config: ServerConfig, logger: Logger, world: En
   const loaded = await loadMasterKey({ io, dataDir: config.dataDir, envValue: config.masterKeyText, random })
   const masterKeyId = masterKeyIdHex(loaded.masterKey)
   logger.info({ masterKeyId, source: loaded.source, created: loaded.created }, 'master key loaded')
-  const keyRing = await KeyRing.open({ meta, masterKey: loaded.masterKey, random })
+  const previous = await loadPreviousMasterKey({ io, dataDir: config.dataDir, envValue: config.previousMasterKeyText })
+  const keyRing = await KeyRing.open({ meta, masterKey: loaded.masterKey, random, ...(previous && { previousMasterKey: previous.masterKey }) })
+  await finishMasterKeyRotation(keyRing, loaded.masterKey, logger)
   const options: ChunkStoreOptions = {
     io,
     meta,
@@ -91,6 +84,18 @@ async function chunkStoreOptions(config: ServerConfig, logger: Logger, world: En
   return { options, masterKeyId, masterKeySource: loaded.source }
 }
 
+/**
+ * Started with a new master key and the old one as previous (docs/format/keys.md 6.2): re-wrap
+ * every domain key onto the new one before serving. Idempotent; an interrupted rotation resumes.
+ */
+async function finishMasterKeyRotation(keyRing: KeyRing, masterKey: MasterKey, logger: Logger): Promise<void> {
+  const status = await keyRing.masterStatus()
+  if (status.masterKeyId === masterKeyIdHex(masterKey) && status.rotatingTo === undefined) return
+  logger.info({ from: status.masterKeyId, to: masterKeyIdHex(masterKey) }, 'rotating the master key: re-wrapping key domain data keys')
+  const { rewrappedDomains } = await keyRing.rotateMaster(masterKey)
+  logger.info({ rewrappedDomains, masterKeyId: masterKeyIdHex(masterKey) }, 'master key rotation finished; the previous key is no longer needed by this data dir')
+}
+
 function logRecovery(chunkStore: ChunkStore, logger: Logger): void {
   const recovery = toJsonObject(chunkStore.recovery)
   logger.info({ recovery, hashAlgorithm: chunkStore.hashAlgorithm }, 'chunk store open')
@@ -102,7 +107,6 @@ interface EngineParts {
   world: EngineWorld
   meta: MetaStore
   chunkStore: ChunkStore
-  objects: ObjectsLayer
   masterKeyId: string
   masterKeySource: 'env' | 'file'
   closers: Closer[]
@@ -110,7 +114,6 @@ interface EngineParts {
 
 class CairnEngine implements Engine {
   readonly dataDir: string
-  readonly objects: ObjectsLayer
   readonly #parts: EngineParts
   #maintenance: Maintenance | undefined
   #closing: Promise<void> | undefined
@@ -118,7 +121,6 @@ class CairnEngine implements Engine {
   constructor(parts: EngineParts) {
     this.#parts = parts
     this.dataDir = parts.config.dataDir
-    this.objects = parts.objects
   }
 
   readonly scrub = async ({ signal }: MaintenanceOptions): Promise<JsonObject> => toJsonObject(await this.#parts.chunkStore.scrub({ signal }))
