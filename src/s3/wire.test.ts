@@ -1,0 +1,124 @@
+// The S3 front-end on the wire, with requests no client library would send: anonymous ones,
+// wrong payload hashes, bad checksums, Expect: 100-continue, unsupported subresources, HEAD
+// errors, virtual-host addressing. Each refusal must leave nothing committed.
+import { createHash } from 'node:crypto'
+import t from 'tap'
+import { startTestS3 } from './testing/harness.ts'
+import { errorCode, rawRequest } from './testing/raw.ts'
+
+t.test('wire behaviour', async (t) => {
+  const s3 = await startTestS3(t, { baseDomains: ['s3.cairn.test'] })
+  const put = (path: string, body: string, extra: Partial<Parameters<typeof rawRequest>[1]> = {}) => rawRequest(s3.url, { method: 'PUT', path, body, ...extra })
+  t.equal((await rawRequest(s3.url, { method: 'PUT', path: '/wire' })).status, 200)
+
+  t.test('every response carries request ids; errors are XML with Code, Message, Resource, RequestId', async (t) => {
+    const anonymous = await rawRequest(s3.url, { method: 'GET', path: '/wire', anonymous: true })
+    t.equal(anonymous.status, 403)
+    t.equal(errorCode(anonymous.body), 'AccessDenied')
+    t.match(anonymous.headers['x-amz-request-id'], /^[0-9A-F]{16}$/)
+    t.ok(anonymous.headers['x-amz-id-2'])
+    t.match(anonymous.body, /<Message>Access Denied<\/Message>/)
+    t.match(anonymous.body, new RegExp(`<RequestId>${String(anonymous.headers['x-amz-request-id'])}</RequestId>`))
+    const missing = await rawRequest(s3.url, { method: 'GET', path: '/wire/nope' })
+    t.equal(missing.status, 404)
+    t.match(missing.body, /<Code>NoSuchKey<\/Code>.*<Key>nope<\/Key>.*<Resource>\/wire\/nope<\/Resource>/s)
+    const noBucket = await rawRequest(s3.url, { method: 'GET', path: '/nobucket' })
+    t.match(noBucket.body, /<Code>NoSuchBucket<\/Code>.*<BucketName>nobucket<\/BucketName>/s)
+    const head = await rawRequest(s3.url, { method: 'HEAD', path: '/wire/nope' })
+    t.equal(head.status, 404)
+    t.equal(head.body, '', 'HEAD errors have no body')
+    t.ok(head.headers['x-amz-request-id'])
+    const wrongSecret = await rawRequest(s3.url, { method: 'GET', path: '/wire', secretKey: 'wrong-secret-0000000000000000000000000000' })
+    t.equal(errorCode(wrongSecret.body), 'SignatureDoesNotMatch')
+  })
+
+  t.test('unsupported subresources answer NotImplemented (501)', async (t) => {
+    for (const [method, query] of [['GET', 'policy'], ['PUT', 'cors'], ['GET', 'lifecycle'], ['GET', 'encryption'], ['GET', 'object-lock']] as const) {
+      const response = await rawRequest(s3.url, { method, path: '/wire', query: { [query]: '' } })
+      t.equal(response.status, 501, `${method} ?${query}`)
+      t.equal(errorCode(response.body), 'NotImplemented')
+    }
+  })
+
+  t.test('a payload whose SHA-256 differs from the signed claim is refused and nothing is stored', async (t) => {
+    const response = await put('/wire/sha', 'real body', { payloadHash: createHash('sha256').update('other body').digest('hex') })
+    t.equal(response.status, 400)
+    t.equal(errorCode(response.body), 'XAmzContentSHA256Mismatch')
+    t.equal((await rawRequest(s3.url, { method: 'HEAD', path: '/wire/sha' })).status, 404)
+  })
+
+  t.test('Content-MD5 and x-amz-checksum-* are verified (BadDigest, nothing stored)', async (t) => {
+    const md5 = (text: string) => createHash('md5').update(text).digest('base64')
+    const badMd5 = await put('/wire/md5', 'body', { headers: { 'content-md5': md5('other') } })
+    t.equal(errorCode(badMd5.body), 'BadDigest')
+    const badCrc = await put('/wire/crc', 'body', { headers: { 'x-amz-checksum-crc32': 'AAAAAA==' } })
+    t.equal(errorCode(badCrc.body), 'BadDigest')
+    const malformed = await put('/wire/crc', 'body', { headers: { 'content-md5': 'not-base64' } })
+    t.equal(errorCode(malformed.body), 'InvalidDigest')
+    for (const key of ['md5', 'crc']) t.equal((await rawRequest(s3.url, { method: 'HEAD', path: `/wire/${key}` })).status, 404)
+    const good = await put('/wire/good', 'body', { headers: { 'content-md5': md5('body'), 'x-amz-checksum-sha256': createHash('sha256').update('body').digest('base64') } })
+    t.equal(good.status, 200)
+    t.equal(good.headers['x-amz-checksum-sha256'], createHash('sha256').update('body').digest('base64'))
+  })
+
+  t.test('Expect: 100-continue: the body is asked for after auth; refused requests never send it', async (t) => {
+    const ok = await put('/wire/continue', 'continued body', { expectContinue: true })
+    t.equal(ok.status, 200)
+    t.ok(ok.continued)
+    const refused = await put('/nobucket/continue', 'never sent', { expectContinue: true })
+    t.equal(refused.status, 404)
+    t.equal(refused.continued, false)
+    t.equal(refused.headers.connection, 'close')
+  })
+
+  t.test('virtual-host-style addressing', async (t) => {
+    const body = 'virtual'
+    t.equal((await put('/v%20key', body, { host: 'wire.s3.cairn.test' })).status, 200)
+    const got = await rawRequest(s3.url, { method: 'GET', path: '/wire/v%20key' })
+    t.equal(got.body, body)
+    const listed = await rawRequest(s3.url, { method: 'GET', path: '/', host: 'wire.s3.cairn.test', query: { 'list-type': '2', prefix: 'v' } })
+    t.match(listed.body, /<Key>v key<\/Key>/)
+  })
+
+  t.test('ranges, conditions and overrides', async (t) => {
+    t.equal((await put('/wire/range', '0123456789')).status, 200)
+    const range = await rawRequest(s3.url, { method: 'GET', path: '/wire/range', headers: { range: 'bytes=2-4' } })
+    t.equal(range.status, 206)
+    t.equal(range.body, '234')
+    t.equal(range.headers['content-range'], 'bytes 2-4/10')
+    const suffix = await rawRequest(s3.url, { method: 'GET', path: '/wire/range', headers: { range: 'bytes=-3' } })
+    t.equal(suffix.body, '789')
+    const past = await rawRequest(s3.url, { method: 'GET', path: '/wire/range', headers: { range: 'bytes=20-' } })
+    t.equal(past.status, 416)
+    t.equal(errorCode(past.body), 'InvalidRange')
+    const etag = String(range.headers.etag)
+    const notModified = await rawRequest(s3.url, { method: 'GET', path: '/wire/range', headers: { 'if-none-match': etag } })
+    t.equal(notModified.status, 304)
+    t.equal(notModified.body, '')
+    const failed = await rawRequest(s3.url, { method: 'GET', path: '/wire/range', headers: { 'if-match': '"nope"' } })
+    t.equal(failed.status, 412)
+    const overridden = await rawRequest(s3.url, { method: 'GET', path: '/wire/range', query: { 'response-content-type': 'text/x-snowman-☃', 'response-cache-control': 'no-cache' } })
+    t.equal(overridden.headers['cache-control'], 'no-cache')
+    t.match(overridden.headers['content-type'], /^=\?UTF-8\?B\?/, 'values outside latin1 are RFC 2047 encoded, never a crash')
+    t.same(s3.bugs, [])
+  })
+
+  t.test('conditional writes', async (t) => {
+    const created = await put('/wire/cond', 'one', { headers: { 'if-none-match': '*' } })
+    t.equal(created.status, 200)
+    const again = await put('/wire/cond', 'two', { headers: { 'if-none-match': '*' } })
+    t.equal(again.status, 412)
+    t.equal(errorCode(again.body), 'PreconditionFailed')
+    const matched = await put('/wire/cond', 'three', { headers: { 'if-match': String(created.headers.etag) } })
+    t.equal(matched.status, 200)
+    const unsupported = await put('/wire/cond', 'four', { headers: { 'if-none-match': '"abc"' } })
+    t.equal(unsupported.status, 501)
+    t.equal((await rawRequest(s3.url, { method: 'GET', path: '/wire/cond' })).body, 'three')
+  })
+
+  t.test('unsupported request headers are refused, not ignored', async (t) => {
+    t.equal(errorCode((await put('/wire/sse', 'x', { headers: { 'x-amz-server-side-encryption': 'aws:kms' } })).body), 'NotImplemented')
+    t.equal(errorCode((await put('/wire/acl', 'x', { headers: { 'x-amz-acl': 'public-read' } })).body), 'AccessControlListNotSupported')
+    t.equal((await put('/wire/acl', 'x', { headers: { 'x-amz-acl': 'private' } })).status, 200)
+  })
+})
