@@ -18,6 +18,9 @@ import type { NbdLimits, NbdLogger, Session } from './session.ts'
 import { SocketReader } from './socket-reader.ts'
 import { serveTransmission } from './transmission.ts'
 
+/** How long a soft-closed socket waits for the peer to close its side before it is cut. */
+const lingerMs = 2_000
+
 export interface TlsSettings {
   context: SecureContext
   /** FORCEDTLS: every option but STARTTLS/ABORT gets NBD_REP_ERR_TLS_REQD until TLS is up. */
@@ -53,6 +56,8 @@ export class Connection {
   #phase: 'handshake' | 'transmission' | 'closed' = 'handshake'
   #closing = false
   #requestsInFlight = 0
+  #lingerTimer: NodeJS.Timeout | undefined
+  readonly #socketClosed: Promise<void>
   #closeReason: string | undefined
 
   constructor(options: ConnectionOptions) {
@@ -64,6 +69,7 @@ export class Connection {
     this.raw.setKeepAlive(true, 30_000)
     this.raw.on('error', this.#onStreamError)
     this.raw.on('close', this.#onClose)
+    this.#socketClosed = new Promise((resolve) => this.raw.once('close', () => resolve()))
     this.reader = new SocketReader(this.raw, options.limits.receiveAheadBytes)
   }
 
@@ -109,6 +115,10 @@ export class Connection {
       clearTimeout(deadline)
       this.#controller.abort(new StoreError('CLOSED', this.#closeReason ?? 'connection closed'))
       if (session !== undefined) await this.#release(session)
+      // Resolve only once the socket is gone (end() bounds the wait), so a closed server holds nothing.
+      if (!this.raw.destroyed && this.#lingerTimer === undefined) this.destroy('connection finished')
+      await this.#socketClosed
+      clearTimeout(this.#lingerTimer)
       this.#phase = 'closed'
     }
   }
@@ -184,10 +194,11 @@ export class Connection {
   /** Soft close after NBD_OPT_ABORT / NBD_CMD_DISC: flush, close TLS, then the socket. */
   end(): void {
     this.#closeReason ??= 'session ended'
+    this.reader.close(this.#closeReason)
     const stream = this.#stream
     if (!stream.destroyed) stream.end()
     // A peer that never closes its side must not keep the socket forever.
-    setTimeout(() => this.raw.destroy(), 2_000).unref()
+    this.#lingerTimer ??= setTimeout(() => this.raw.destroy(), lingerMs)
   }
 
   async #release(session: Session): Promise<void> {

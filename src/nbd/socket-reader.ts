@@ -3,8 +3,10 @@
 // `aheadBytes` (or the pending read's length, if larger) sit unread, so a client that sends
 // faster than the server serves is slowed by TCP, never by memory.
 //
-// Contract: one read at a time (the protocol is parsed by one loop per connection). A read
-// rejects with StoreError CLOSED once the stream ended, errored or was detached mid-read.
+// Contract: one read at a time (the protocol is parsed by one loop per connection). Once the
+// stream ended or errored, or close() was called, every read rejects with StoreError CLOSED,
+// buffered bytes are dropped and later input is discarded (the stream keeps flowing so the
+// peer's FIN still arrives).
 // detach() hands the stream over (STARTTLS): listeners removed, stream paused.
 import type { Duplex } from 'node:stream'
 import { assert, StoreError } from '../lib/index.ts'
@@ -121,6 +123,8 @@ export class SocketReader {
   }
 
   readonly #onData = (chunk: Buffer | string): void => {
+    // Once closed nothing reads again: drop input and keep flowing so the peer's FIN arrives.
+    if (this.#closedReason !== undefined) return
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     this.#chunks.push(bytes)
     this.#bufferedBytes += bytes.length
@@ -148,8 +152,14 @@ export class SocketReader {
 
   #close(reason: string): void {
     this.#closedReason ??= reason
+    this.#chunks = []
+    this.#bufferedBytes = 0
+    if (this.#paused) {
+      this.#paused = false
+      this.#stream?.resume()
+    }
     const pending = this.#pending
-    if (pending !== undefined && this.#bufferedBytes < pending.lengthBytes) {
+    if (pending !== undefined) {
       this.#pending = undefined
       pending.reject(this.#closedError())
     }
