@@ -1,0 +1,3 @@
+// The NFS front-end: NFSv4.0/4.1 over ONC RPC on top of a FileService (src/files/api.ts).
+export { startNfsServer, type NfsServer, type NfsServerOptions } from './server.ts'
+export type { NfsLogger } from './log.ts'
