@@ -15,7 +15,7 @@ import { UsageError } from './usage-error.ts'
 
 export { parseAddress, formatAddress, type Address } from './address.ts'
 
-type OptionKind = 'path' | 'optional-path' | 'address' | 'seconds' | 'log-level' | 'size'
+type OptionKind = 'path' | 'optional-path' | 'address' | 'seconds' | 'log-level' | 'size' | 'domains' | 'region'
 
 interface OptionSpec {
   kind: OptionKind
@@ -32,6 +32,10 @@ export const serverOptionSpecs = {
   'cold-dir': { kind: 'path', env: 'CAIRN_COLD_DIR', defaultText: undefined, placeholder: 'DIR', help: 'cold-tier pack directory (default <data-dir>/cold)' },
   's3-address': { kind: 'address', env: 'CAIRN_S3_ADDRESS', defaultText: '127.0.0.1:9000', placeholder: 'HOST:PORT', help: 'S3 API over HTTP' },
   's3-tls-address': { kind: 'address', env: 'CAIRN_S3_TLS_ADDRESS', defaultText: '127.0.0.1:9443', placeholder: 'HOST:PORT', help: 'S3 API over HTTPS' },
+  's3-tls-cert': { kind: 'optional-path', env: 'CAIRN_S3_TLS_CERT', defaultText: undefined, placeholder: 'PATH', help: 'PEM certificate for --s3-tls-address (default: self-signed, generated into <data-dir>/tls)' },
+  's3-tls-key': { kind: 'optional-path', env: 'CAIRN_S3_TLS_KEY', defaultText: undefined, placeholder: 'PATH', help: 'PEM private key for --s3-tls-cert' },
+  's3-domain': { kind: 'domains', env: 'CAIRN_S3_DOMAIN', defaultText: undefined, placeholder: 'DOMAIN[,DOMAIN]', help: 'base domains for virtual-host-style S3 addressing (bucket.DOMAIN); default: path-style only' },
+  's3-region': { kind: 'region', env: 'CAIRN_S3_REGION', defaultText: undefined, placeholder: 'REGION', help: 'the only region S3 requests may sign for (default: any region is accepted)' },
   'admin-address': { kind: 'address', env: 'CAIRN_ADMIN_ADDRESS', defaultText: '127.0.0.1:9001', placeholder: 'HOST:PORT', help: 'admin API, /health and /metrics' },
   'nbd-address': { kind: 'address', env: 'CAIRN_NBD_ADDRESS', defaultText: '127.0.0.1:10809', placeholder: 'HOST:PORT', help: 'NBD block volumes over TCP' },
   'nbd-socket': { kind: 'optional-path', env: 'CAIRN_NBD_SOCKET', defaultText: undefined, placeholder: 'PATH', help: 'NBD over a Unix socket (default: none)' },
@@ -54,6 +58,13 @@ export interface ServerConfig {
   readonly coldDir: string
   readonly s3Address: Address
   readonly s3TlsAddress: Address
+  /** Absolute, or undefined: a self-signed certificate is generated (both or neither set). */
+  readonly s3TlsCertPath: string | undefined
+  readonly s3TlsKeyPath: string | undefined
+  /** Lowercase base domains for virtual-host-style addressing; empty: path-style only. */
+  readonly s3Domains: readonly string[]
+  /** When set, the only region accepted in S3 signatures and LocationConstraint. */
+  readonly s3Region: string | undefined
   readonly adminAddress: Address
   readonly nbdAddress: Address
   /** Absolute, or undefined for no Unix-socket listener. */
@@ -121,11 +132,22 @@ export function parseServerConfig(source: ConfigSource, extraSwitches: readonly 
   const dataDir = pathOf(must(pick('data-dir')))
   const coldRaw = pick('cold-dir')
   const socketRaw = pick('nbd-socket')
+  const tlsCertRaw = pick('s3-tls-cert')
+  const tlsKeyRaw = pick('s3-tls-key')
+  if ((tlsCertRaw === undefined) !== (tlsKeyRaw === undefined)) {
+    throw new UsageError(`give both --s3-tls-cert and --s3-tls-key or neither; ${tlsCertRaw === undefined ? '--s3-tls-cert' : '--s3-tls-key'} is missing`)
+  }
+  const domainsRaw = pick('s3-domain')
+  const regionRaw = pick('s3-region')
   const config: ServerConfig = {
     dataDir,
     coldDir: coldRaw === undefined ? resolve(dataDir, 'cold') : pathOf(coldRaw),
     s3Address: addressOf(must(pick('s3-address'))),
     s3TlsAddress: addressOf(must(pick('s3-tls-address'))),
+    s3TlsCertPath: tlsCertRaw === undefined ? undefined : pathOf(tlsCertRaw),
+    s3TlsKeyPath: tlsKeyRaw === undefined ? undefined : pathOf(tlsKeyRaw),
+    s3Domains: domainsRaw === undefined ? [] : domainsOf(domainsRaw),
+    s3Region: regionRaw === undefined ? undefined : regionOf(regionRaw),
     adminAddress: addressOf(must(pick('admin-address'))),
     nbdAddress: addressOf(must(pick('nbd-address'))),
     nbdSocket: socketRaw === undefined ? undefined : pathOf(socketRaw),
@@ -192,6 +214,24 @@ function pathOf(raw: RawValue): string {
 
 function addressOf(raw: RawValue): Address {
   return parseAddress(raw.text, raw.origin)
+}
+
+/** 's3.example.com,s3.local' -> lowercase hostnames (virtual-host base domains). */
+function domainsOf(raw: RawValue): string[] {
+  const domains = raw.text.split(',').map((domain) => domain.trim().toLowerCase().replace(/\.$/, '')).filter((domain) => domain !== '')
+  for (const domain of domains) {
+    if (!/^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(domain)) {
+      throw new UsageError(`${raw.origin}: "${domain}" is not a domain name (e.g. s3.example.com)`)
+    }
+  }
+  if (domains.length === 0) throw new UsageError(`${raw.origin}: give at least one domain name`)
+  return domains
+}
+
+function regionOf(raw: RawValue): string {
+  const region = raw.text.trim()
+  if (!/^[a-z0-9-]{1,64}$/.test(region)) throw new UsageError(`${raw.origin}: "${raw.text}" is not a region name (e.g. us-east-1)`)
+  return region
 }
 
 function secondsOf(raw: RawValue): number {

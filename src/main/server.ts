@@ -1,5 +1,5 @@
 // `cairn server`: the long-running process. Start order: data dir -> engine (takes the data-dir
-// lock) -> root credentials -> admin API -> (S3, NBD, NFS in later issues). Stop order is the
+// lock) -> root credentials -> admin API -> S3 (HTTP + HTTPS) -> (NBD, NFS in later issues). Stop order is the
 // reverse: mark unhealthy, stop accepting, let in-flight requests finish (bounded by
 // shutdownGraceMs), close the engine, exit 0.
 //
@@ -10,6 +10,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
 import { adminPlugin, createMetricsRegistry, type JsonObject } from '../admin/index.ts'
+import { startS3Server, type RunningS3 } from '../s3/index.ts'
 import { addressUrl, formatAddress, type Address } from './address.ts'
 import { tcpListeners, type ServerConfig } from './config.ts'
 import { credentialsFromEnv, formatCredentialsAnnouncement, loadRootCredentials, type RootCredentials } from './credentials.ts'
@@ -47,7 +48,7 @@ export interface RunningServer {
 }
 
 /** Listeners from later issues: their addresses are validated now but nothing binds them. */
-const notImplementedListeners = new Set(['s3-address', 's3-tls-address', 'nbd-address', 'nfs-address'])
+const notImplementedListeners = new Set(['nbd-address', 'nfs-address'])
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, logger } = options
@@ -58,6 +59,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   logger.info({ version: cairnVersion, node: process.versions.node, dataDir: config.dataDir, configFile: config.configFile }, 'starting cairn server')
   const engine = await (options.openEngine ?? openEngine)(config, logger, world)
   let app: FastifyInstance | undefined
+  let s3: RunningS3 | undefined
   try {
     const credentials = await rootCredentials(config, fromEnv, world, options, logger)
     // The objects layer answers SigV4 lookups of the root access key with these.
@@ -65,17 +67,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const state = { shuttingDown: false }
     const shutdownController = new AbortController()
     let adminUrl = addressUrl(config.adminAddress)
-    app = await buildAdminApp({ config, logger, engine, credentials, state, shutdownSignal: shutdownController.signal, startedAtMs, world, onBug: options.onBug, adminUrl: () => adminUrl })
+    const boundUrls: JsonObject = {}
+    app = await buildAdminApp({ config, logger, engine, credentials, state, shutdownSignal: shutdownController.signal, startedAtMs, world, onBug: options.onBug, adminUrl: () => adminUrl, boundUrls })
     adminUrl = await listen(app, config.adminAddress, '--admin-address')
     logger.info({ listener: 'admin', url: adminUrl }, `admin API listening on ${adminUrl}`)
     engine.startBackground(options.onBug)
+    s3 = await startS3({ config, logger, engine, world, state, shutdownSignal: shutdownController.signal, onBug: options.onBug, boundUrls })
     for (const [name, address] of tcpListeners(config)) {
       if (!notImplementedListeners.has(name)) continue
       logger.info({ listener: name.replace(/-address$/, ''), address: formatAddress(address) }, `${name.replace(/-address$/, '')} listener not implemented yet (${formatAddress(address)} not bound)`)
     }
     if (config.nbdSocket !== undefined) logger.info({ listener: 'nbd-socket', path: config.nbdSocket }, 'nbd-socket listener not implemented yet')
-    return { adminUrl, engine, stop: stopper({ app, engine, state, shutdownController, logger, graceMs: options.shutdownGraceMs ?? shutdownGraceMs }) }
+    return { adminUrl, engine, stop: stopper({ app, s3, engine, state, shutdownController, logger, graceMs: options.shutdownGraceMs ?? shutdownGraceMs }) }
   } catch (error) {
+    await s3?.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the S3 listeners failed'))
     await app?.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the admin API failed'))
     await engine.close()
     throw error
@@ -96,6 +101,52 @@ async function rootCredentials(
   return loaded.credentials
 }
 
+interface S3Parts {
+  config: ServerConfig
+  logger: Logger
+  engine: Engine
+  world: EngineWorld
+  state: { shuttingDown: boolean }
+  shutdownSignal: AbortSignal
+  onBug: (error: Error) => void
+  boundUrls: JsonObject
+}
+
+/** The S3 API over HTTP and HTTPS (src/s3), on the engine's objects layer. */
+async function startS3(parts: S3Parts): Promise<RunningS3 | undefined> {
+  const { config, logger, engine, world, state } = parts
+  if (engine.objects === undefined) {
+    logger.warn('the engine has no objects layer: S3 listeners not started')
+    return undefined
+  }
+  const level = config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn'
+  const s3Logger = logger.child({ component: 's3' }, { level: config.logLevel === 'silent' ? 'silent' : level })
+  const s3 = await startS3Server({
+    objects: engine.objects,
+    io: world.io,
+    clock: world.clock,
+    random: world.random,
+    // Our logger follows pino's calling convention; fastify's type wants pino's generics.
+    logger: s3Logger as unknown as FastifyBaseLogger,
+    dataDir: config.dataDir,
+    baseDomains: config.s3Domains,
+    ...(config.s3Region === undefined ? {} : { region: config.s3Region }),
+    httpAddress: config.s3Address,
+    tlsAddress: config.s3TlsAddress,
+    ...(config.s3TlsCertPath === undefined ? {} : { tlsCertPath: config.s3TlsCertPath }),
+    ...(config.s3TlsKeyPath === undefined ? {} : { tlsKeyPath: config.s3TlsKeyPath }),
+    isShuttingDown: () => state.shuttingDown,
+    shutdownSignal: parts.shutdownSignal,
+    onBug: parts.onBug,
+    listen: (app, address, flag) => listen(app, address, flag),
+  })
+  logger.info({ listener: 's3', url: s3.url }, `S3 API listening on ${s3.url}`)
+  logger.info({ listener: 's3-tls', url: s3.tlsUrl, certificate: s3.tls.certPath, certificateSource: s3.tls.source }, `S3 API (TLS) listening on ${s3.tlsUrl}`)
+  parts.boundUrls.s3 = s3.url
+  parts.boundUrls['s3-tls'] = s3.tlsUrl
+  return s3
+}
+
 interface AdminAppParts {
   config: ServerConfig
   logger: Logger
@@ -107,10 +158,12 @@ interface AdminAppParts {
   world: EngineWorld
   onBug: (error: Error) => void
   adminUrl: () => string
+  /** Front-end listener name -> URL, filled in as they bind (shown by /admin/v1/info). */
+  boundUrls: JsonObject
 }
 
 async function buildAdminApp(parts: AdminAppParts): Promise<FastifyInstance> {
-  const { config, logger, engine, credentials, state, shutdownSignal, startedAtMs, world, onBug, adminUrl } = parts
+  const { config, logger, engine, credentials, state, shutdownSignal, startedAtMs, world, onBug, adminUrl, boundUrls } = parts
   // fastify logs only its "Server listening" line at info; we log our own structured one, so
   // its logger starts at warn unless the operator asked for more detail.
   const level = config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn'
@@ -138,7 +191,7 @@ async function buildAdminApp(parts: AdminAppParts): Promise<FastifyInstance> {
     clock: world.clock,
     startedAtMs,
     isShuttingDown: () => state.shuttingDown,
-    listeners: () => listenerTable(config, adminUrl()),
+    listeners: () => ({ ...listenerTable(config, adminUrl()), ...boundUrls }),
     shutdownSignal,
     onBug,
   })
@@ -176,6 +229,7 @@ async function listen(app: FastifyInstance, address: Address, flag: string): Pro
 
 interface StopParts {
   app: FastifyInstance
+  s3: RunningS3 | undefined
   engine: Engine
   state: { shuttingDown: boolean }
   shutdownController: AbortController
@@ -183,7 +237,7 @@ interface StopParts {
   graceMs: number
 }
 
-function stopper({ app, engine, state, shutdownController, logger, graceMs }: StopParts): (reason: string) => Promise<void> {
+function stopper({ app, s3, engine, state, shutdownController, logger, graceMs }: StopParts): (reason: string) => Promise<void> {
   let stopping: Promise<void> | undefined
   const stop = async (reason: string): Promise<void> => {
     state.shuttingDown = true
@@ -192,9 +246,10 @@ function stopper({ app, engine, state, shutdownController, logger, graceMs }: St
       logger.warn({ graceMs }, 'in-flight requests did not finish in time; cancelling them')
       shutdownController.abort(new Error('server shutting down'))
       app.server.closeAllConnections()
+      s3?.closeAllConnections()
     }, graceMs)
     try {
-      await app.close()
+      await Promise.all([app.close(), s3?.close()])
     } finally {
       clearTimeout(grace)
     }

@@ -5,7 +5,7 @@
 // at most and a busy client none: a deleted user's key stops working within that window.
 // Never logs or returns a secret.
 import { s3ApiLimits, type Clock } from '../lib/index.ts'
-import type { AccessKeyRecord, Principal, UserService } from '../objects/api.ts'
+import type { AccessKeyRecord, Principal, UserService } from '../objects/index.ts'
 import { createSigV4Verifier, S3AuthError, type SigV4Request, type SigV4Verified, type SigV4Verifier } from './auth/index.ts'
 
 export interface Authenticated {

@@ -7,7 +7,7 @@
 // BadDigest), so nothing is committed. Nothing here holds more than one aws-chunked chunk.
 // readSmallBody() is the bounded variant for XML bodies (same checks, whole body in memory).
 import { StoreError, s3ApiLimits, throwIfAborted } from '../lib/index.ts'
-import type { BodyDigests, ChecksumAlgorithm } from '../objects/api.ts'
+import type { BodyDigests, ChecksumAlgorithm } from '../objects/index.ts'
 import { S3AuthError, headerValue, verifyPayloadSha256, type PayloadMode } from './auth/index.ts'
 import {
   checksumFromTrailers,

@@ -2,7 +2,7 @@
 // app.ts builds the context from the HTTP request and writes the response, so handlers are
 // plain async functions over the objects layer, testable without a socket.
 import type { Clock } from '../lib/index.ts'
-import type { ObjectsService, Principal } from '../objects/api.ts'
+import type { ObjectsService, Principal } from '../objects/index.ts'
 import { headerValue, type RequestHeaders, type SigV4Verified } from './auth/index.ts'
 import { xmlDocument, type XmlChild } from './xml.ts'
 

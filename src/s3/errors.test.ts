@@ -1,5 +1,6 @@
 import t from 'tap'
 import { StoreError, storeErrorCodes } from '../lib/index.ts'
+import { ObjectsError } from '../objects/index.ts'
 import { S3AuthError } from './auth/index.ts'
 import { fromStoreError, toS3Error } from './errors.ts'
 
@@ -45,9 +46,9 @@ t.test('every StoreError code maps to an S3 error', async (t) => {
 })
 
 t.test('delete markers add x-amz-delete-marker', async (t) => {
-  const error = Object.assign(new StoreError('NOT_FOUND', 'x', { subject: 'key' }), { deleteMarker: { versionId: 'v9', lastModifiedMs: 0 } })
+  const error = new ObjectsError('NOT_FOUND', 'x', { subject: 'key', deleteMarker: { versionId: 'v9', lastModifiedMs: 0 } })
   t.match(fromStoreError(error, {}).headers, { 'x-amz-delete-marker': 'true', 'x-amz-version-id': 'v9' })
-  const named = Object.assign(new StoreError('INVALID_STATE', 'MethodNotAllowed: marker', { subject: 'version' }), { deleteMarker: { versionId: 'v9', lastModifiedMs: 0 } })
+  const named = new ObjectsError('INVALID_STATE', 'marker', { subject: 'version', hint: 'MethodNotAllowed', deleteMarker: { versionId: 'v9', lastModifiedMs: 0 } })
   t.match(fromStoreError(named, {}), { code: 'MethodNotAllowed', status: 405, headers: { allow: 'DELETE' } })
 })
 

@@ -9,6 +9,7 @@
 //   - StoreError from the objects layer, mapped by code and subject in one exhaustive switch.
 // Anything else is not an S3Error: the caller treats it as a bug or an internal error.
 import { assertNever, isStoreError, type StoreError } from '../lib/index.ts'
+import { deleteMarkerOf } from '../objects/index.ts'
 import { isS3AuthError, s3AuthErrorStatuses, type S3AuthError } from './auth/index.ts'
 
 export const s3ErrorStatuses = {
@@ -144,17 +145,6 @@ function hintedCode(message: string): S3ErrorCode | undefined {
 
 function withoutHint(message: string): string {
   return message.replace(/^[A-Z][A-Za-z]+: /, '')
-}
-
-/**
- * The delete marker a failed GET/HEAD ran into (ObjectsError.deleteMarker, src/objects/errors.ts),
- * read structurally so this file does not depend on the objects layer's implementation.
- */
-function deleteMarkerOf(error: StoreError): { versionId: string; lastModifiedMs: number } | undefined {
-  const marker = (error as { deleteMarker?: unknown }).deleteMarker
-  if (typeof marker !== 'object' || marker === null) return undefined
-  const { versionId, lastModifiedMs } = marker as { versionId?: unknown; lastModifiedMs?: unknown }
-  return typeof versionId === 'string' && typeof lastModifiedMs === 'number' ? { versionId, lastModifiedMs } : undefined
 }
 
 /** StoreError (code + subject, or the hint its message starts with) -> AWS code + status, with the elements and headers AWS adds. */

@@ -2,8 +2,7 @@
 // in), ETags (always quoted on the wire), content headers stored with an object, user metadata
 // (x-amz-meta-*), x-amz-tagging, storage classes, read conditions, Range, and headers that ask
 // for features Cairn does not have (answered with NotImplemented, never ignored).
-import { objectLimits } from '../lib/index.ts'
-import type { ByteRange, ContentHeaders, ReadConditions, StorageClass, Tags } from '../objects/api.ts'
+import type { ByteRange, ContentHeaders, ReadConditions, StorageClass, Tags } from '../objects/index.ts'
 import type { RequestHeaders } from './auth/index.ts'
 import { header } from './context.ts'
 import { S3Error } from './errors.ts'
@@ -48,21 +47,12 @@ export function contentHeadersFrom(request: HeaderSource): ContentHeaders {
   return headers
 }
 
-/** x-amz-meta-* as name (lowercase, without the prefix) -> value; MetadataTooLarge past 2 KiB. */
+/** x-amz-meta-* as name (lowercase, without the prefix) -> value. The size rule is the objects layer's. */
 export function userMetadataFrom(request: HeaderSource): Record<string, string> {
   const metadata: Record<string, string> = {}
-  let sizeBytes = 0
   for (const [name, value] of Object.entries(request.headers)) {
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue
-    const shortName = name.slice('x-amz-meta-'.length)
-    const text = typeof value === 'string' ? value : value.join(',')
-    metadata[shortName] = text
-    sizeBytes += Buffer.byteLength(shortName, 'latin1') + Buffer.byteLength(text, 'latin1')
-  }
-  if (sizeBytes > objectLimits.userMetadataBytesMax) {
-    throw new S3Error('MetadataTooLarge', 'Your metadata headers exceed the maximum allowed metadata size.', {
-      details: { Size: String(sizeBytes), MaxSizeAllowed: String(objectLimits.userMetadataBytesMax) },
-    })
+    metadata[name.slice('x-amz-meta-'.length)] = typeof value === 'string' ? value : value.join(',')
   }
   return metadata
 }
@@ -74,35 +64,12 @@ export function metadataHeaderValue(value: string): string {
   return `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`
 }
 
-function invalidTag(message: string): S3Error {
-  return new S3Error('InvalidTag', message)
-}
-
-/** Check a tag set against AWS's rules (count, lengths, unique keys). */
-export function validateTags(tags: Tags, maxTags: number): Tags {
-  if (tags.length > maxTags) invalidTagCount(maxTags)
-  const seen = new Set<string>()
-  for (const { key, value } of tags) {
-    if (key.length === 0 || key.length > objectLimits.tagKeyCharsMax) throw invalidTag('The TagKey you have provided is invalid')
-    if (value.length > objectLimits.tagValueCharsMax) throw invalidTag('The TagValue you have provided is invalid')
-    if (seen.has(key)) throw invalidTag('Cannot provide multiple Tags with the same key')
-    seen.add(key)
-  }
-  return tags
-}
-
-function invalidTagCount(maxTags: number): never {
-  // AWS words the object case as a BadRequest, the bucket case as InvalidTag.
-  if (maxTags === objectLimits.objectTagsMax) throw new S3Error('BadRequest', `Object tags cannot be greater than ${maxTags}`)
-  throw invalidTag(`The number of tags exceeds the limit of ${maxTags} tags`)
-}
-
 /** The x-amz-tagging header ('k1=v1&k2=v2', form-encoded), or undefined when absent. */
 export function taggingHeader(request: HeaderSource): Tags | undefined {
   const text = header(request, 'x-amz-tagging')
   if (text === undefined) return undefined
-  const tags = [...new URLSearchParams(text)].map(([key, value]) => ({ key, value }))
-  return validateTags(tags, objectLimits.objectTagsMax)
+  // Tag rules (count, lengths, characters, unique keys) are the objects layer's.
+  return [...new URLSearchParams(text)].map(([key, value]) => ({ key, value }))
 }
 
 const storageClasses: readonly StorageClass[] = ['STANDARD', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE']

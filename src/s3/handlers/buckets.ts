@@ -4,27 +4,13 @@
 // 'private' accepted, anything else AccessControlListNotSupported, as on an AWS bucket whose
 // ACLs are disabled).
 import { isStoreError, s3ApiLimits } from '../../lib/index.ts'
-import type { BucketInfo, Principal } from '../../objects/api.ts'
+import { validateBucketName, type BucketInfo, type Principal } from '../../objects/index.ts'
 import { readSmallBody } from '../body.ts'
 import { emptyResponse, header, xmlResponse, type S3Context, type S3Response } from '../context.ts'
 import type { BucketTarget, ServiceEndpoint } from '../endpoint.ts'
 import { S3Error } from '../errors.ts'
 import { rejectUnsupportedHeaders } from '../headers.ts'
 import { childText, parseXmlBody, xmlTextDocument, xmlTimestamp, type XmlChild } from '../xml.ts'
-
-const reservedPrefixes = ['xn--', 'sthree-', 'amzn-s3-demo-']
-const reservedSuffixes = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3']
-
-/** AWS's naming rules for general purpose buckets; InvalidBucketName otherwise. */
-export function validateBucketName(name: string): void {
-  const valid =
-    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) &&
-    !name.includes('..') &&
-    !/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) &&
-    !reservedPrefixes.some((prefix) => name.startsWith(prefix)) &&
-    !reservedSuffixes.some((suffix) => name.endsWith(suffix))
-  if (!valid) throw new S3Error('InvalidBucketName', 'The specified bucket is not valid.', { details: { BucketName: name } })
-}
 
 export function ownerXml(id: string, displayName: string): XmlChild {
   return ['Owner', [['ID', id], ['DisplayName', displayName]]]
@@ -38,7 +24,7 @@ function locationConstraint(body: Buffer): string | undefined {
 }
 
 export async function createBucket(context: S3Context, endpoint: BucketTarget): Promise<S3Response> {
-  validateBucketName(endpoint.bucket)
+  validateBucketName(endpoint.bucket) // before reading the body
   rejectUnsupportedHeaders(context)
   const ownership = header(context, 'x-amz-object-ownership')
   if (ownership !== undefined && ownership !== 'BucketOwnerEnforced') {

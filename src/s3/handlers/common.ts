@@ -1,6 +1,6 @@
 // Pieces several handler groups share: version and checksum response headers, checksum and
 // owner XML elements, and the URL encoding of encoding-type=url listings.
-import type { ObjectChecksum, Principal, UserId } from '../../objects/api.ts'
+import type { ObjectChecksum, Principal, UserId } from '../../objects/index.ts'
 import { uriEncodeBytes } from '../auth/index.ts'
 import type { EncodingType } from '../endpoint.ts'
 import type { XmlChild } from '../xml.ts'

@@ -5,7 +5,7 @@
 // without changing anything is refused, as by S3. No data is copied here: the objects layer
 // references the source's chunks.
 import { isStoreError } from '../../lib/index.ts'
-import type { ChecksumAlgorithm, CopySource } from '../../objects/api.ts'
+import type { ChecksumAlgorithm, CopySource } from '../../objects/index.ts'
 import { parseChecksumAlgorithm } from '../checksum/index.ts'
 import { header, xmlResponse, type S3Context, type S3Response } from '../context.ts'
 import type { ObjectTarget } from '../endpoint.ts'

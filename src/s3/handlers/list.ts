@@ -3,7 +3,7 @@
 // ListObjectVersions (key-marker, version-id-marker, delete markers in order). Paging itself
 // (prefix, delimiter, CommonPrefixes, O(page) cost, tokens that land inside a common prefix)
 // is the objects layer's; this file renders it and applies encoding-type=url.
-import type { ObjectVersionInfo, Principal } from '../../objects/api.ts'
+import type { ObjectVersionInfo, Principal } from '../../objects/index.ts'
 import { xmlResponse, type S3Context, type S3Response } from '../context.ts'
 import type { BucketEndpoint, EncodingType } from '../endpoint.ts'
 import { S3Error } from '../errors.ts'

@@ -4,7 +4,7 @@
 // checksums by the objects layer, which stitches manifests without copying data), Abort,
 // ListParts and ListMultipartUploads.
 import { objectLimits } from '../../lib/index.ts'
-import type { ChecksumAlgorithm, ChecksumType, MultipartUploadInfo, PartInfo } from '../../objects/api.ts'
+import type { ChecksumAlgorithm, ChecksumType, MultipartUploadInfo, PartInfo } from '../../objects/index.ts'
 import { openBody, readSmallBody } from '../body.ts'
 import { defaultChecksumType, isChecksumTypeSupported, parseChecksumAlgorithm } from '../checksum/index.ts'
 import { emptyResponse, header, xmlResponse, type S3Context, type S3Response } from '../context.ts'

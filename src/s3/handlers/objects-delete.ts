@@ -2,7 +2,7 @@
 // or version is not an error, as in S3) and DeleteObjects (up to 1000 keys, quiet or verbose,
 // per-key errors in the result, deleted with a bounded fan-out, results in request order).
 import { isStoreError, s3ApiLimits } from '../../lib/index.ts'
-import type { DeleteObjectResult } from '../../objects/api.ts'
+import type { DeleteObjectResult } from '../../objects/index.ts'
 import { readSmallBody } from '../body.ts'
 import { emptyResponse, xmlResponse, type S3Context, type S3Response } from '../context.ts'
 import type { BucketTarget, ObjectTarget } from '../endpoint.ts'

@@ -2,7 +2,7 @@
 // If-* conditions (evaluated by the objects layer: 412 / 304), response-* overrides,
 // x-amz-checksum-mode: ENABLED, and the response headers exactly as S3 writes them. The body is
 // the objects layer's verified stream, sent with backpressure; HEAD sends headers only.
-import type { GetObjectInput, GetObjectResult, ObjectVersionInfo } from '../../objects/api.ts'
+import type { GetObjectInput, GetObjectResult, ObjectVersionInfo } from '../../objects/index.ts'
 import { emptyResponse, header, type S3Context, type S3Response } from '../context.ts'
 import type { ObjectEndpoint, ResponseOverrides } from '../endpoint.ts'
 import { S3Error } from '../errors.ts'

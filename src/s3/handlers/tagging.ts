@@ -2,12 +2,11 @@
 // document both use (<Tagging><TagSet><Tag><Key/><Value/></Tag>...</TagSet></Tagging>).
 // Tag rules (count, lengths, unique keys) are checked at this edge before the objects layer.
 import { objectLimits } from '../../lib/index.ts'
-import type { Tags } from '../../objects/api.ts'
+import type { Tags } from '../../objects/index.ts'
 import { readSmallBody } from '../body.ts'
 import { emptyResponse, xmlResponse, type S3Context, type S3Response } from '../context.ts'
 import type { BucketTarget, ObjectTarget } from '../endpoint.ts'
 import { S3Error } from '../errors.ts'
-import { validateTags } from '../headers.ts'
 import { childList, childNode, parseXmlBody, requireChildText, type XmlChild } from '../xml.ts'
 
 export function tagSetXml(tags: Tags): XmlChild {
@@ -20,7 +19,9 @@ export function parseTagging(body: Buffer, maxTags: number): Tags {
   const tagSet = childNode(root, 'TagSet')
   if (tagSet === undefined) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.')
   const tags = childList(tagSet, 'Tag').map((tag) => ({ key: requireChildText(tag, 'Key'), value: requireChildText(tag, 'Value') }))
-  return validateTags(tags, maxTags)
+  // Only the count is checked here (the body is already bounded); the objects layer owns the rest.
+  if (tags.length > maxTags) throw new S3Error('InvalidTag', `Object tags cannot be greater than ${maxTags}`)
+  return tags
 }
 
 function versionHeader(versionId: string | undefined): Record<string, string> {

@@ -4,7 +4,7 @@
 import type { AddressInfo } from 'node:net'
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { systemClock, type Clock } from '../../lib/index.ts'
-import type { ObjectsService } from '../../objects/api.ts'
+import type { ObjectsService } from '../../objects/index.ts'
 import { buildS3App } from '../app.ts'
 import { MemoryObjects } from './memory-objects.ts'
 

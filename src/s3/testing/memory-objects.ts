@@ -8,7 +8,8 @@ import type {
   AccessKeyRecord, BodyDigests, BucketInfo, ByteRange, CopyObjectInput, DeleteObjectResult, GetObjectInput, GetObjectResult, ListObjectsInput,
   ListObjectsResult, ListVersionsInput, ListVersionsResult, MultipartUploadInfo, ObjectsService, ObjectVersionInfo, PartInfo, Principal,
   PutObjectInput, PutObjectResult, ReadConditions, Tags, UserId, UserService, VersioningState,
-} from '../../objects/api.ts'
+} from '../../objects/index.ts'
+import { ObjectsError, validateBucketName } from '../../objects/index.ts'
 import { multipartEtag, compositeChecksum, fullObjectChecksum } from '../checksum/index.ts'
 
 interface StoredVersion {
@@ -37,9 +38,9 @@ function notFound(subject: 'bucket' | 'key' | 'version' | 'upload' | 'part', mes
   return new StoreError('NOT_FOUND', message, { subject })
 }
 
-/** Like ObjectsError (src/objects/errors.ts): the delete marker a read ran into. */
+/** The objects layer's error for a read that ran into a delete marker. */
 function withDeleteMarker(error: StoreError, info: ObjectVersionInfo): StoreError {
-  return Object.assign(error, { deleteMarker: { versionId: info.versionId, lastModifiedMs: info.lastModifiedMs } })
+  return new ObjectsError(error.code, error.message, { ...(error.subject === undefined ? {} : { subject: error.subject }), deleteMarker: { versionId: info.versionId, lastModifiedMs: info.lastModifiedMs } })
 }
 
 async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -135,6 +136,7 @@ export class MemoryObjects implements ObjectsService {
   }
 
   async createBucket(principal: Principal, name: string, options?: { region?: string }) {
+    validateBucketName(name)
     if (this.#buckets.has(name)) throw new StoreError('ALREADY_EXISTS', `bucket ${name} exists`, { subject: 'bucket' })
     const info: BucketInfo = { name, owner: principal.userId, createdMs: this.#clock.nowMs(), region: options?.region ?? 'us-east-1', versioning: 'Unversioned' }
     this.#buckets.set(name, { info, tags: [], versions: new Map(), uploads: new Map() })
