@@ -214,21 +214,27 @@ export class LiveVolume {
 
   /** BASE extents that still read from the base snapshot's chunks (not hydrated yet). */
   async remoteExtentCount(): Promise<number> {
-    const map = this.#parts.map
-    const pageExtents = volumeLimits.manifestPageExtents
     let count = 0
-    for (let first = 0; first < this.extentCount; first += pageExtents) {
-      const last = Math.min(this.extentCount, first + pageExtents)
-      let anyBase = false
-      for (let extent = first; extent < last && !anyBase; extent += 1) anyBase = map.state(extent) === extentStates.base
-      if (!anyBase) continue
-      const entries = await this.#base.page(first / pageExtents)
-      if (entries === undefined) continue
-      for (let extent = first; extent < last; extent += 1) {
-        if (map.state(extent) === extentStates.base && (entries[extent - first] ?? null) !== null) count += 1
-      }
-    }
+    const pages = Math.ceil(this.extentCount / volumeLimits.manifestPageExtents)
+    for (let page = 0; page < pages; page += 1) count += (await this.remoteExtentsIn(page)).length
     return count
+  }
+
+  /** The remote (unhydrated) extents of one manifest page, ascending. */
+  async remoteExtentsIn(page: number): Promise<number[]> {
+    const map = this.#parts.map
+    const first = page * volumeLimits.manifestPageExtents
+    const last = Math.min(this.extentCount, first + volumeLimits.manifestPageExtents)
+    let anyBase = false
+    for (let extent = first; extent < last && !anyBase; extent += 1) anyBase = map.state(extent) === extentStates.base
+    if (!anyBase) return []
+    const entries = await this.#base.page(page)
+    if (entries === undefined) return []
+    const remote: number[] = []
+    for (let extent = first; extent < last; extent += 1) {
+      if (map.state(extent) === extentStates.base && (entries[extent - first] ?? null) !== null) remote.push(extent)
+    }
+    return remote
   }
 
   /** Fetch one BASE extent into the head; true when it did. */
