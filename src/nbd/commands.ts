@@ -7,7 +7,9 @@
 // ends the connection). onReplyFlushed runs exactly once for every READ reply (data or error),
 // when the socket took it, so the in-flight byte budget covers read data until it is sent.
 // Zero-length requests are answered without calling the export (the spec leaves them
-// unspecified but asks servers not to disconnect; the export asserts positive lengths).
+// unspecified but asks servers not to disconnect; the export asserts positive lengths), and no
+// export call is longer than the advertised maximum block size (TRIM and WRITE_ZEROES are
+// split, BLOCK_STATUS answers a prefix).
 import { assert, isStoreError, must } from '../lib/index.ts'
 import type { AllocationExtent } from '../volumes/api.ts'
 import type { Connection } from './connection.ts'
@@ -42,15 +44,14 @@ export async function serveRequest(connection: Connection, session: Session, req
         await blockExport.flush(signal)
         break
       case NBD_CMD_TRIM:
-        if (lengthBytes > 0) await blockExport.trim(offsetBytes, lengthBytes, { fua, signal })
+        await inPieces(offsetBytes, lengthBytes, session.blockSizes.maximumBytes, (offset, length) => blockExport.trim(offset, length, { fua, signal }))
         break
-      case NBD_CMD_WRITE_ZEROES:
-        if (lengthBytes > 0) {
-          const noHole = (flags & NBD_CMD_FLAG_NO_HOLE) !== 0
-          const fastZero = (flags & NBD_CMD_FLAG_FAST_ZERO) !== 0
-          await blockExport.writeZeroes(offsetBytes, lengthBytes, { fua, noHole, fastZero, signal })
-        }
+      case NBD_CMD_WRITE_ZEROES: {
+        const noHole = (flags & NBD_CMD_FLAG_NO_HOLE) !== 0
+        const fastZero = (flags & NBD_CMD_FLAG_FAST_ZERO) !== 0
+        await inPieces(offsetBytes, lengthBytes, session.blockSizes.maximumBytes, (offset, length) => blockExport.writeZeroes(offset, length, { fua, noHole, fastZero, signal }))
         break
+      }
       case NBD_CMD_CACHE:
         if (lengthBytes > 0) await blockExport.cache(offsetBytes, lengthBytes, signal)
         break
@@ -135,11 +136,21 @@ async function readRuns(session: Session, offsetBytes: number, lengthBytes: numb
   return runs
 }
 
+/**
+ * TRIM and WRITE_ZEROES may be longer than the maximum block size (they carry no payload), but
+ * no export call is: split them, in order (FUA on every piece keeps "durable before the reply").
+ */
+async function inPieces(offsetBytes: number, lengthBytes: number, pieceMaxBytes: number, run: (offset: number, length: number) => Promise<void>): Promise<void> {
+  for (let done = 0; done < lengthBytes; done += pieceMaxBytes) await run(offsetBytes + done, Math.min(pieceMaxBytes, lengthBytes - done))
+}
+
 async function serveBlockStatus(connection: Connection, session: Session, request: RequestHeader): Promise<void> {
   const contextId = must(session.allocationContextId, 'BLOCK_STATUS was validated against a negotiated context')
-  const extents = await session.blockExport.blockStatus(request.offsetBytes, request.lengthBytes, connection.signal)
+  // The reply may cover less than asked (spec); the client asks again from where it stopped.
+  const lengthBytes = Math.min(request.lengthBytes, session.blockSizes.maximumBytes)
+  const extents = await session.blockExport.blockStatus(request.offsetBytes, lengthBytes, connection.signal)
   const maximum = (request.flags & NBD_CMD_FLAG_REQ_ONE) !== 0 ? 1 : connection.options.limits.blockStatusExtentsMax
-  const descriptors = blockStatusDescriptors(extents, request.lengthBytes, maximum)
+  const descriptors = blockStatusDescriptors(extents, lengthBytes, maximum)
   connection.send([encodeBlockStatus(request.handle, NBD_REPLY_FLAG_DONE, contextId, descriptors)])
 }
 

@@ -127,11 +127,27 @@ t.test('structured reads: holes as OFFSET_HOLE, DF as one data chunk; block stat
   t.ok(whole.data?.equals(sparse.data ?? Buffer.alloc(0)))
 
   await client.request({ type: NBD_CMD_WRITE_ZEROES, flags: NBD_CMD_FLAG_NO_HOLE, offsetBytes: 1 * MiB, lengthBytes: 64 * KiB })
-  const status = await client.request({ type: NBD_CMD_BLOCK_STATUS, offsetBytes: 0, lengthBytes: 2 * MiB })
   const hole = NBD_STATE_HOLE | NBD_STATE_ZERO
-  t.same(blockStatusOf(status), [[256 * KiB, hole], [64 * KiB, 0], [704 * KiB, hole], [64 * KiB, NBD_STATE_ZERO], [960 * KiB, hole]])
+  const status = await client.request({ type: NBD_CMD_BLOCK_STATUS, offsetBytes: 0, lengthBytes: 1 * MiB })
+  t.same(blockStatusOf(status), [[256 * KiB, hole], [64 * KiB, 0], [704 * KiB, hole]])
+  const next = await client.request({ type: NBD_CMD_BLOCK_STATUS, offsetBytes: 1 * MiB, lengthBytes: 1 * MiB })
+  t.same(blockStatusOf(next), [[64 * KiB, NBD_STATE_ZERO], [960 * KiB, hole]], 'allocated zeroes (NO_HOLE) are ZERO without HOLE')
   const one = await client.request({ type: NBD_CMD_BLOCK_STATUS, flags: NBD_CMD_FLAG_REQ_ONE, offsetBytes: 256 * KiB, lengthBytes: 1 * MiB })
   t.same(blockStatusOf(one), [[64 * KiB, 0]], 'REQ_ONE: a single descriptor')
+})
+
+t.test('no export call exceeds the maximum block size: TRIM and FAST_ZERO split, BLOCK_STATUS answers a prefix', async (t) => {
+  const harness = await startTestServer(t)
+  const client = await session(harness)
+  const volume = harness.provider.volume('vol')
+  await client.request({ type: NBD_CMD_WRITE, offsetBytes: 0, data: Buffer.alloc(512, 1) })
+  t.equal((await client.request({ type: NBD_CMD_TRIM, offsetBytes: 0, lengthBytes: 8 * MiB })).errno, 0)
+  t.equal(volume.counters.trims, 8, '8 MiB trimmed in 1 MiB pieces')
+  t.equal((await client.request({ type: NBD_CMD_WRITE_ZEROES, flags: NBD_CMD_FLAG_FAST_ZERO, offsetBytes: 0, lengthBytes: 3 * MiB })).errno, 0)
+  t.equal(volume.counters.zeroes, 3)
+  const status = await client.request({ type: NBD_CMD_BLOCK_STATUS, offsetBytes: 0, lengthBytes: 8 * MiB })
+  t.same(blockStatusOf(status), [[1 * MiB, NBD_STATE_HOLE | NBD_STATE_ZERO]], 'a prefix of at most the maximum block size')
+  t.same(harness.bugs, [])
 })
 
 t.test('pipelined requests complete out of order, bounded by inFlightRequestsMax', async (t) => {

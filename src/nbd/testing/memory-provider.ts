@@ -222,7 +222,7 @@ class MemoryBlockExport implements BlockExport {
       assert(offsetBytes >= 0 && offsetBytes + lengthBytes <= this.sizeBytes, `${operation}: range inside the export`)
       assert(offsetBytes % minimumBytes === 0 && lengthBytes % minimumBytes === 0, `${operation}: aligned to the minimum block size`)
     }
-    if (operation === 'read' || operation === 'write' || operation === 'cache') assert(lengthBytes <= maximumBytes, `${operation}: at most the maximum block size`)
+    assert(lengthBytes <= maximumBytes, `${operation}: at most the maximum block size`)
     if (writes) assert(!this.readOnly, `${operation} on a read-only export`)
     throwIfAborted(signal)
     await this.#volume.hook?.(operation, offsetBytes, lengthBytes, signal)

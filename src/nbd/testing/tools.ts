@@ -28,9 +28,9 @@ export function skipUnless(...tools: string[]): string | false {
  */
 const toolPath = `/usr/bin:${process.env.PATH ?? ''}`
 
-export function runTool(command: string, args: readonly string[], options: { timeoutMs?: number; input?: string } = {}): Promise<ToolResult> {
+export function runTool(command: string, args: readonly string[], options: { timeoutMs?: number; input?: string; env?: Record<string, string> } = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, PATH: toolPath, LIBNBD_DEBUG: '0' }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { env: { ...process.env, PATH: toolPath, LIBNBD_DEBUG: '0', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
