@@ -252,7 +252,7 @@ async function openDowngrade(ctx: CompoundContext, args: XdrReader): Promise<OpR
 async function close(ctx: CompoundContext, args: XdrReader): Promise<OpResult> {
   const seqid = args.u32('seqid')
   const given = readStateid(args)
-  const owner = openStateOf(ctx, given).owner
+  const owner = closeOwner(ctx, given)
   return withSeqid(ctx, ownerMutexKey(owner.client.clientId, 'open', owner.owner), seqid, op.CLOSE, () => owner, async () => {
     const open = openStateOf(ctx, given)
     ctx.server.state.close(open)
@@ -262,6 +262,17 @@ async function close(ctx: CompoundContext, args: XdrReader): Promise<OpResult> {
     ctx.currentStateid = undefined
     return ok(body)
   })
+}
+
+/** The open's owner; for a 4.0 CLOSE retransmission, the owner of the open it already closed. */
+function closeOwner(ctx: CompoundContext, given: Stateid): OpenState['owner'] {
+  try {
+    return openStateOf(ctx, given).owner
+  } catch (error) {
+    const owner = ctx.minorVersion === 0 ? ctx.server.state.closedOwner(given.other) : undefined
+    if (owner === undefined) throw error
+    return owner
+  }
 }
 
 async function delegreturn(ctx: CompoundContext, args: XdrReader): Promise<OpResult> {

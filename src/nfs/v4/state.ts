@@ -108,6 +108,7 @@ export interface StateManagerOptions {
   readonly onOpenReleased: (state: OpenState) => void
 }
 
+const recentlyClosedMax = 4096
 const anonymousOther = Buffer.alloc(stateidOtherBytes, 0)
 const bypassOther = Buffer.alloc(stateidOtherBytes, 0xff)
 
@@ -138,6 +139,8 @@ export class StateManager {
   readonly #states = new Map<string, State>()
   readonly #fileOpens = new Map<string, Set<OpenState>>()
   readonly #fileLocks = new Map<string, FileLocks<LockOwner>>()
+  /** Owners of recently closed opens, so a retransmitted CLOSE finds its replay (bounded). */
+  readonly #closedOwners = new Map<string, OpenOwner>()
   #nextClient = 1
   #nextState = 1n
 
@@ -341,6 +344,14 @@ export class StateManager {
     const locks = this.#fileLocks.get(open.fileKey)
     for (const lock of open.locks) if (locks?.holds(lock.owner)) nfsError(status.LOCKS_HELD, 'locks are still held')
     this.#dropOpen(open, false)
+    this.#closedOwners.set(open.other.toString('hex'), open.owner)
+    if (this.#closedOwners.size > recentlyClosedMax) this.#closedOwners.delete(this.#closedOwners.keys().next().value as string)
+  }
+
+  /** The owner of an open closed recently (CLOSE retransmissions); undefined when forgotten. */
+  closedOwner(other: Buffer): OpenOwner | undefined {
+    const owner = this.#closedOwners.get(other.toString('hex'))
+    return owner !== undefined && owner.client.openOwners.get(owner.key) === owner ? owner : undefined
   }
 
   #dropOpen(open: OpenState, notify: boolean): void {
