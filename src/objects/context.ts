@@ -1,6 +1,6 @@
 // What every operation of the objects layer shares: the stores, the injected world, the
 // ingest budget and the chunker pool. Built once by openObjects.
-import { ContentDefinedChunker, type ChunkStore, type Tier } from '../chunk/index.ts'
+import { ContentDefinedChunker, type ChunkStore, type ContentDefinedChunkerOptions, type Tier } from '../chunk/index.ts'
 import { assert, objectLimits, StoreError, throwIfAborted, type Clock, type Random } from '../lib/index.ts'
 import type { MetaStore } from '../meta/index.ts'
 import type { StorageClass } from './api.ts'
@@ -86,10 +86,15 @@ export class ByteBudget {
 
 /** Idle content-defined chunkers for reuse: each keeps a carry buffer, allocated once. */
 export class ChunkerPool {
+  readonly options: Readonly<ContentDefinedChunkerOptions>
   readonly #idle: ContentDefinedChunker[] = []
 
+  constructor(options: Readonly<ContentDefinedChunkerOptions>) {
+    this.options = options
+  }
+
   take(): ContentDefinedChunker {
-    return this.#idle.pop() ?? new ContentDefinedChunker()
+    return this.#idle.pop() ?? new ContentDefinedChunker(this.options)
   }
 
   /** Give a chunker back; finish() resets it, so a stream abandoned midway leaves no state. */

@@ -47,7 +47,7 @@ function incomplete(expected: number, received: number): ObjectsError {
 export async function ingest(context: ObjectsContext, body: AsyncIterable<Uint8Array>, options: IngestOptions): Promise<Ingested> {
   throwIfAborted(options.signal)
   if (options.sizeBytes !== undefined && options.sizeBytes > options.sizeBytesMax) throw tooLarge(options, options.sizeBytes)
-  const result = options.sizeBytes !== undefined && options.sizeBytes <= limits.cdcMinBytesDefault
+  const result = options.sizeBytes !== undefined && options.sizeBytes <= context.chunkers.options.minBytes
     ? await ingestSmall(context, body, options, options.sizeBytes)
     : await ingestChunked(context, body, options)
   if (options.sizeBytes !== undefined && result.sizeBytes !== options.sizeBytes) throw incomplete(options.sizeBytes, result.sizeBytes)

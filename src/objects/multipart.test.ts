@@ -4,7 +4,7 @@ import { createChecksum, toBase64 } from '../lib/checksum/index.ts'
 import { MiB } from '../lib/index.ts'
 import { prefixRange } from '../meta/index.ts'
 import type { ChecksumAlgorithm } from './api.ts'
-import { bodyOf, collect, md5Hex, objectsTestSetup, randomBytesFrom, type ObjectsTestSetup } from './testing.ts'
+import { bodyOf, collect, md5Hex, objectsTestSetup, randomBytesFrom, referencedChunks, type ObjectsTestSetup } from './testing.ts'
 
 async function uploadBytes(setup: ObjectsTestSetup, key: string, uploadId: string, partNumber: number, bytes: Buffer, algorithm?: ChecksumAlgorithm) {
   const checksum = algorithm === undefined ? undefined : { algorithm, type: 'COMPOSITE' as const, value: toBase64(createChecksum(algorithm).update(bytes).digest()) }
@@ -20,13 +20,6 @@ function multipartEtag(parts: Buffer[]): string {
   return `"${md5.digest('hex')}-${parts.length}"`
 }
 
-async function referencedChunks(setup: ObjectsTestSetup): Promise<number> {
-  return setup.store.meta.read(async (tx) => {
-    let count = 0
-    for (const entry of await tx.scan({ ...prefixRange('chunk', 'ref'), limit: 10_000 })) if (entry.value.readBigUInt64LE(1) > 0n) count += 1
-    return count
-  })
-}
 
 async function create(setup: ObjectsTestSetup, key: string, extra: { checksumAlgorithm?: ChecksumAlgorithm; checksumType?: 'COMPOSITE' | 'FULL_OBJECT' } = {}) {
   return setup.objects.createMultipartUpload({ bucket: 'uploads', key, principal: setup.root, contentHeaders: { contentType: 'video/mp4' }, userMetadata: { origin: 'test' }, tags: [{ key: 't', value: '1' }], ...extra })
@@ -48,13 +41,13 @@ t.test('parts in parallel and out of order complete into one object without copy
   t.equal(listed.nextPartNumberMarker, 2)
   const rest = await objects.listParts({ bucket: 'uploads', key: 'movie', uploadId: upload.uploadId, principal: root, maxParts: 2, partNumberMarker: 2 })
   t.same(rest.parts.map((part) => [part.partNumber, part.sizeBytes]), [[3, 1000]])
-  const refsBefore = await referencedChunks(setup)
+  const refsBefore = await referencedChunks(setup.store.meta)
   const done = await objects.completeMultipartUpload({
     bucket: 'uploads', key: 'movie', uploadId: upload.uploadId, principal: root, signal,
     parts: [1, 2, 3].map((partNumber) => ({ partNumber, etag: md5Hex(parts[partNumber - 1] as Buffer) })),
   })
   t.equal(done.etag, multipartEtag(parts))
-  t.equal(await referencedChunks(setup), refsBefore, 'completion moves references, it adds none')
+  t.equal(await referencedChunks(setup.store.meta), refsBefore, 'completion moves references, it adds none')
   const whole = Buffer.concat(parts)
   const got = await objects.getObject({ bucket: 'uploads', key: 'movie', principal: root, signal })
   t.ok((await collect(got.body)).equals(whole))
@@ -71,7 +64,7 @@ t.test('parts in parallel and out of order complete into one object without copy
   await t.rejects(objects.uploadPart({ bucket: 'uploads', key: 'movie', uploadId: upload.uploadId, partNumber: 1, principal: root, body: bodyOf(Buffer.from('x')), digests: async () => ({ md5Hex: md5Hex(Buffer.from('x')) }), signal }), { code: 'NOT_FOUND', subject: 'upload' })
 
   await objects.deleteObject({ bucket: 'uploads', key: 'movie', principal: root, signal })
-  t.equal(await referencedChunks(setup), 0, 'deleting the object drops every reference')
+  t.equal(await referencedChunks(setup.store.meta), 0, 'deleting the object drops every reference')
   setup.store.clock.advance(10_000)
   await setup.chunkStore.collectGarbage()
   t.same(await setup.store.meta.read((tx) => tx.scan({ ...prefixRange('chunk', 'loc'), limit: 1 })), [], 'GC leaves no chunk')
@@ -105,18 +98,18 @@ t.test('completion rules and errors', async (t) => {
   await objects.putObject({ bucket: 'uploads', key: 'k', principal: root, body: bodyOf(existing), digests: async () => ({ md5Hex: md5Hex(existing) }), contentHeaders: {}, userMetadata: {}, signal })
   await t.rejects(complete([{ partNumber: 2, etag: `"${md5Hex(big)}"` }], { ifNoneMatch: '*' }), { code: 'PRECONDITION_FAILED' })
   // Re-uploading part 1 replaces it; completing with part 2 alone (quoted ETag) drops part 1.
-  const refs = await referencedChunks(setup)
+  const refs = await referencedChunks(setup.store.meta)
   await uploadBytes(setup, 'k', upload.uploadId, 1, randomBytesFrom(10, 300 * 1024))
-  t.equal(await referencedChunks(setup), refs, 'the replaced part dropped its chunk (one new, one gone)')
+  t.equal(await referencedChunks(setup.store.meta), refs, 'the replaced part dropped its chunk (one new, one gone)')
   const done = await complete([{ partNumber: 2, etag: `"${md5Hex(big)}"` }])
   t.equal(done.etag, multipartEtag([big]))
   const got = await objects.getObject({ bucket: 'uploads', key: 'k', principal: root, signal })
   t.ok((await collect(got.body)).equals(big))
   t.same(got.version.partSizesBytes, [big.length])
-  const afterRefs = await referencedChunks(setup)
+  const afterRefs = await referencedChunks(setup.store.meta)
   await objects.deleteObject({ bucket: 'uploads', key: 'k', principal: root, signal })
   t.ok(afterRefs > 0)
-  t.equal(await referencedChunks(setup), 0, 'part 1 of the upload was dropped at completion')
+  t.equal(await referencedChunks(setup.store.meta), 0, 'part 1 of the upload was dropped at completion')
 })
 
 t.test('abort drops everything; uploads block bucket deletion; listing uploads', async (t) => {
@@ -145,7 +138,7 @@ t.test('abort drops everything; uploads block bucket deletion; listing uploads',
   t.same(prefixed.uploads.map((upload) => upload.key), ['a/2'])
   for (const [at, key] of ['a/1', 'a/2', 'b', 'a/1'].entries()) await objects.abortMultipartUpload({ bucket: 'uploads', key, uploadId: ids[at] as string, principal: root })
   await t.rejects(objects.abortMultipartUpload({ bucket: 'uploads', key: 'b', uploadId: ids[2] as string, principal: root }), { code: 'NOT_FOUND', subject: 'upload' })
-  t.equal(await referencedChunks(setup), 0)
+  t.equal(await referencedChunks(setup.store.meta), 0)
   await objects.deleteBucket(root, 'uploads')
 })
 
@@ -156,12 +149,12 @@ t.test('UploadPartCopy references whole chunks and re-puts only the edges', asyn
   await objects.createBucket(root, 'uploads')
   const source = randomBytesFrom(21, 12 * MiB)
   await objects.putObject({ bucket: 'uploads', key: 'source', principal: root, body: bodyOf(source), digests: async () => ({ md5Hex: md5Hex(source) }), contentHeaders: {}, userMetadata: {}, signal })
-  const chunksOfSource = await referencedChunks(setup)
+  const chunksOfSource = await referencedChunks(setup.store.meta)
   t.ok(chunksOfSource >= 4, `the source has ${chunksOfSource} chunks`)
   const upload = await create(setup, 'assembled')
   const first = await objects.uploadPartCopy({ bucket: 'uploads', key: 'assembled', uploadId: upload.uploadId, partNumber: 1, principal: root, source: { bucket: 'uploads', key: 'source', range: { first: 100, last: 6 * MiB } }, signal })
   t.equal(first.etag, `"${md5Hex(source.subarray(100, 6 * MiB + 1))}"`)
-  t.ok(await referencedChunks(setup) <= chunksOfSource + 2, 'at most two new chunks (the cut edges)')
+  t.ok(await referencedChunks(setup.store.meta) <= chunksOfSource + 2, 'at most two new chunks (the cut edges)')
   const whole = await objects.uploadPartCopy({ bucket: 'uploads', key: 'assembled', uploadId: upload.uploadId, partNumber: 2, principal: root, source: { bucket: 'uploads', key: 'source' }, signal })
   t.equal(whole.etag, `"${md5Hex(source)}"`, 'a whole single-part source keeps its MD5')
   await t.rejects(objects.uploadPartCopy({ bucket: 'uploads', key: 'assembled', uploadId: upload.uploadId, partNumber: 3, principal: root, source: { bucket: 'uploads', key: 'source', range: { first: 0, last: 12 * MiB } }, signal }), { code: 'INVALID_ARGUMENT' })
@@ -173,7 +166,7 @@ t.test('UploadPartCopy references whole chunks and re-puts only the edges', asyn
   const afterSourceDelete = await objects.getObject({ bucket: 'uploads', key: 'assembled', principal: root, partNumber: 2, signal })
   t.ok((await collect(afterSourceDelete.body)).equals(source), 'the copy keeps its chunks when the source goes')
   await objects.deleteObject({ bucket: 'uploads', key: 'assembled', principal: root, signal })
-  t.equal(await referencedChunks(setup), 0)
+  t.equal(await referencedChunks(setup.store.meta), 0)
 })
 
 t.test('multipart checksums: composite and full-object', async (t) => {

@@ -3,7 +3,7 @@
 // bucket ownership, and commits each logical change in one metadata transaction that also moves
 // the chunk references. close() makes later calls fail CLOSED; it does not close the stores
 // (their owner does, after this).
-import type { ChunkStore } from '../chunk/index.ts'
+import { ContentDefinedChunker, contentDefinedChunkerDefaults, type ChunkStore, type ContentDefinedChunkerOptions } from '../chunk/index.ts'
 import { objectLimits, StoreError, type Clock, type Random } from '../lib/index.ts'
 import type { MetaStore } from '../meta/index.ts'
 import type { ObjectsService } from './api.ts'
@@ -29,6 +29,11 @@ export interface ObjectsOptions {
   defaultRegion?: string
   /** Chunk bytes in flight to the chunk store across all uploads (default objectLimits.ingestBytesInFlightMax). */
   ingestBytesInFlightMax?: number
+  /**
+   * Content-defined chunking sizes (default contentDefinedChunkerDefaults). Chunk boundaries
+   * decide dedup across objects: a store keeps one setting for its life. Tests use small chunks.
+   */
+  chunking?: ContentDefinedChunkerOptions
 }
 
 /** The objects layer as the engine holds it: the service plus lifecycle and root setup. */
@@ -39,6 +44,8 @@ export interface ObjectsLayer extends ObjectsService {
 }
 
 export async function openObjects(options: ObjectsOptions): Promise<ObjectsLayer> {
+  const chunking = { ...(options.chunking ?? contentDefinedChunkerDefaults) }
+  new ContentDefinedChunker(chunking) // throws INVALID_ARGUMENT for invalid sizes
   const context: ObjectsContext = {
     meta: options.meta,
     chunkStore: options.chunkStore,
@@ -46,7 +53,7 @@ export async function openObjects(options: ObjectsOptions): Promise<ObjectsLayer
     random: options.random,
     defaultRegion: options.defaultRegion ?? 'us-east-1',
     budget: new ByteBudget(options.ingestBytesInFlightMax ?? objectLimits.ingestBytesInFlightMax),
-    chunkers: new ChunkerPool(),
+    chunkers: new ChunkerPool(chunking),
   }
   const users = new Users({ meta: options.meta, clock: options.clock, random: options.random, ...(options.rootCredentials === undefined ? {} : { root: options.rootCredentials }) })
   return new Objects(context, users)

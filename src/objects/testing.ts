@@ -3,8 +3,8 @@
 // body helpers. Not used by production code.
 import { createHash } from 'node:crypto'
 import { seededRandom, testStoreSetup, type TestStoreSetup } from '../chunk/store-testing.ts'
-import type { ChunkStore } from '../chunk/index.ts'
-import type { MetaStore } from '../meta/index.ts'
+import type { ChunkStore, ContentDefinedChunkerOptions } from '../chunk/index.ts'
+import { prefixRange, scanAll, type MetaStore } from '../meta/index.ts'
 import type { BodyDigests, Principal } from './api.ts'
 import { openObjects, type ObjectsLayer } from './service.ts'
 import { rootPrincipal } from './users.ts'
@@ -18,7 +18,7 @@ export interface ObjectsTestSetup {
   cleanup(): Promise<void>
 }
 
-export async function objectsTestSetup(options: { meta?: MetaStore; seed?: number; ingestBytesInFlightMax?: number } = {}): Promise<ObjectsTestSetup> {
+export async function objectsTestSetup(options: { meta?: MetaStore; seed?: number; ingestBytesInFlightMax?: number; chunking?: ContentDefinedChunkerOptions } = {}): Promise<ObjectsTestSetup> {
   const store = await testStoreSetup(options.meta === undefined ? {} : { meta: options.meta }, options.seed ?? 1)
   const chunkStore = await store.open()
   const objects = await openObjects({
@@ -28,6 +28,7 @@ export async function objectsTestSetup(options: { meta?: MetaStore; seed?: numbe
     random: seededRandom((options.seed ?? 1) + 1000),
     rootCredentials: { accessKeyId: 'ROOTKEY', secretKey: 'root-secret' },
     ...(options.ingestBytesInFlightMax === undefined ? {} : { ingestBytesInFlightMax: options.ingestBytesInFlightMax }),
+    ...(options.chunking === undefined ? {} : { chunking: options.chunking }),
   })
   return {
     objects,
@@ -67,4 +68,22 @@ export async function collect(body: AsyncIterable<Uint8Array> | undefined): Prom
 /** Deterministic pseudo-random bytes (incompressible, so chunks are stored as they are). */
 export function randomBytesFrom(seed: number, sizeBytes: number): Buffer {
   return seededRandom(seed).bytes(sizeBytes)
+}
+
+/** Chunks with a reference count above zero. */
+export async function referencedChunks(meta: MetaStore): Promise<number> {
+  return meta.read(async (tx) => {
+    let count = 0
+    for await (const entry of scanAll(tx, prefixRange('chunk', 'ref'))) if (entry.value.readBigUInt64LE(1) > 0n) count += 1
+    return count
+  })
+}
+
+/** How many records a key space holds, e.g. keysIn(meta, 'chunk', 'loc') or keysIn(meta, 's3'). */
+export async function keysIn(meta: MetaStore, ...parts: string[]): Promise<number> {
+  return meta.read(async (tx) => {
+    let count = 0
+    for await (const _ of scanAll(tx, prefixRange(...parts))) count += 1
+    return count
+  })
 }
