@@ -5,6 +5,7 @@
 //   POST /admin/v1/scrub     verify every chunk now                   (HTTP Basic, root keys)
 //   POST /admin/v1/gc        collect unreferenced chunks now          (HTTP Basic, root keys)
 //   POST /admin/v1/compact   rewrite packs with mostly dead data now  (HTTP Basic, root keys)
+//   /admin/v1/volumes..., /admin/v1/snapshots...  block volumes (volumes.ts; HTTP Basic, root keys)
 //
 // Contract: every response body is JSON except /metrics. Errors are {error, code?}: StoreError
 // codes map to statuses in errors.ts; an AssertionError/TypeError from a handler is a bug,
@@ -17,6 +18,8 @@ import { isStoreError, type Clock } from '../lib/index.ts'
 import { isAuthorized, type AdminCredentials } from './auth.ts'
 import { httpStatusOf } from './errors.ts'
 import type { Registry } from './metrics.ts'
+import type { VolumeService } from '../volumes/index.ts'
+import { volumeRoutes, type NbdTarget } from './volumes.ts'
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 export type JsonObject = { [key: string]: JsonValue }
@@ -33,6 +36,10 @@ export interface AdminEngine {
   scrub?: (options: MaintenanceOptions) => Promise<JsonObject>
   collectGarbage?: (options: MaintenanceOptions) => Promise<JsonObject>
   compact?: (options: MaintenanceOptions) => Promise<JsonObject>
+  /** Block volumes and snapshots (routes in volumes.ts); absent: those routes are not registered. */
+  volumes?: VolumeService
+  /** Where NBD clients connect, for attach hints in volume answers. */
+  nbdTarget?: () => NbdTarget | undefined
 }
 
 export interface AdminOptions {
@@ -98,6 +105,10 @@ export async function adminPlugin(app: FastifyInstance, options: AdminOptions): 
       maintenanceRoute('/scrub', 'scrub')
       maintenanceRoute('/gc', 'collectGarbage')
       maintenanceRoute('/compact', 'compact')
+      const volumes = options.engine.volumes
+      if (volumes !== undefined) {
+        await scope.register(volumeRoutes, { volumes, nbdTarget: () => options.engine.nbdTarget?.(), shutdownSignal: options.shutdownSignal })
+      }
     },
     { prefix: '/admin/v1' },
   )

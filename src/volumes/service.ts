@@ -69,6 +69,8 @@ export class VolumeService implements ExportProvider {
     const snapshot = await createSnapshot(this.#context, source.volumeId, { description: `clone of ${source.volumeId}` })
     const done = await waitForSnapshot(this.#context, snapshot.snapshotId, signal)
     if (done.state !== 'completed') throw new StoreError('IO_ERROR', `cloning ${id}: its snapshot failed: ${done.error ?? 'unknown error'}`, { subject: 'volume' })
+    // Fields the caller left undefined keep the source's values.
+    const overrides = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as CloneVolumeInput
     const clone = await createVolume(this.#context, {
       type: source.type,
       iops: source.iops ?? undefined,
@@ -76,7 +78,7 @@ export class VolumeService implements ExportProvider {
       multiAttach: source.multiAttach,
       encrypted: source.encrypted,
       description: `clone of ${source.volumeId}`,
-      ...input,
+      ...overrides,
       snapshotId: snapshot.snapshotId,
     })
     // The clone holds the snapshot as its base, so this only hides it; it goes with its last holder.

@@ -151,6 +151,7 @@ async function describeRecord(context: VolumeContext, record: VolumeRecord, opti
 
 /** The spec after a modification: unspecified IOPS / throughput keep their values where the new type takes them. */
 function modifiedSpec(record: VolumeRecord, input: ModifyVolumeInput): VolumeSpec {
+  if (input.sizeBytes !== undefined && input.sizeBytes < record.sizeBytes) throw invalid(`New size cannot be smaller than existing size (${record.sizeBytes / GiB}GiB).`)
   const type = parseVolumeType(input.type ?? record.type)
   const takes = typeTakes(type)
   const spec = validateVolumeSpec({
@@ -160,7 +161,6 @@ function modifiedSpec(record: VolumeRecord, input: ModifyVolumeInput): VolumeSpe
     throughputMiBps: input.throughputMiBps ?? (takes.throughput && record.throughputMiBps !== null ? record.throughputMiBps : undefined),
     multiAttach: input.multiAttach ?? (takes.multiAttach && record.multiAttach),
   })
-  if (spec.sizeBytes < record.sizeBytes) throw invalid(`New size cannot be smaller than existing size (${record.sizeBytes / GiB}GiB).`)
   return spec
 }
 
