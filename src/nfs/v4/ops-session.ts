@@ -61,7 +61,7 @@ async function exchangeId(ctx: CompoundContext, args: XdrReader): Promise<OpResu
     client = state.newClient(ownerId, verifier, 1, Buffer.alloc(verifierBytes))
   }
   const body = new XdrWriter().u64(client.clientId).u32(client.createSessionSequence)
-  body.u32(exchangeIdFlag.USE_NON_PNFS | (client.confirmed ? exchangeIdFlag.CONFIRMED_R : 0))
+  body.u32((exchangeIdFlag.USE_NON_PNFS | (client.confirmed ? exchangeIdFlag.CONFIRMED_R : 0)) >>> 0)
   body.u32(stateProtect.NONE)
   body.u64(0).opaque(ctx.server.serverOwner) // server_owner4
   body.opaque(ctx.server.serverOwner) // server_scope
