@@ -81,10 +81,14 @@ export const objectLimits = {
   listPageMax: 1000,
   /** IAM-style user names. */
   userNameCharsMax: 64,
-  /** Chunk puts one upload keeps in flight (the chunk store group-commits them). */
-  ingestChunksInFlightMax: 4,
-  /** Chunk bytes in flight to the chunk store across all uploads of one service (backpressure). */
-  ingestBytesInFlightMax: 128 * MiB,
+  /** Chunk puts one upload keeps in flight: deeper windows fill each group commit (fsync) better. */
+  ingestChunksInFlightMax: 8,
+  /**
+   * Chunk bytes in flight to the chunk store across all uploads of one service (backpressure).
+   * A put holds its chunk and its encoded frame (~2x) until it resolves; with 64 uploads each
+   * also holding a chunker carry (<= cdcMaxBytes) this keeps the issue's 512 MiB RSS target.
+   */
+  ingestBytesInFlightMax: 64 * MiB,
   /** Chunk reads a GET body runs ahead of its consumer. */
   readAheadChunksMax: 2,
   /** A version record embeds at most this many chunk references; larger objects use segments. */
