@@ -104,6 +104,10 @@ async function serverCommand(args: readonly string[], context: CliContext): Prom
   }
   const logger = createLogger({ level: config.logLevel, sink: context.stderr })
   context.useCrashLogger(logger)
+  // Handlers go in before anything listens: a SIGTERM that arrives while the server is still
+  // starting (a client saw /health, the S3 listener is not up yet) must stop it cleanly, not
+  // kill it with the default action.
+  const signals = watchSignals(logger, context)
   let server: RunningServer
   try {
     server = await startServer({
@@ -119,38 +123,58 @@ async function serverCommand(args: readonly string[], context: CliContext): Prom
     // all; the cause chain goes to the debug log.
     logger.fatal({ code: (error as { code?: unknown }).code }, `cannot start: ${(error as Error).message}`)
     logger.debug({ err: error }, 'start failure details')
+    signals.dispose()
     return 1
   }
-  return await untilSignal(server, logger, context)
+  return await untilSignal(server, logger, context, signals)
 }
 
-/** Wait for SIGTERM/SIGINT, then stop cleanly; a second signal or a hung stop exits at once. */
-function untilSignal(server: RunningServer, logger: Logger, context: CliContext): Promise<number> {
-  return new Promise((resolve) => {
-    let signals = 0
-    const onSignal = (signal: NodeJS.Signals): void => {
-      signals += 1
-      if (signals > 1) {
-        logger.warn({ signal }, 'second signal during shutdown: exiting now')
-        context.exit(1)
-        return
-      }
-      setTimeout(() => {
-        logger.error({ limitMs: shutdownHardLimitMs }, 'shutdown did not finish in time: exiting')
-        context.exit(1)
-      }, shutdownHardLimitMs).unref()
-      server.stop(signal).then(
-        () => resolve(0),
-        (error: unknown) => {
-          if (isBug(error)) throw error
-          logger.error({ err: error }, 'shutdown failed')
-          resolve(1)
-        },
-      )
+interface SignalWatch {
+  /** The first SIGTERM/SIGINT. */
+  first: Promise<NodeJS.Signals>
+  dispose(): void
+}
+
+/** Catch SIGTERM/SIGINT from now on; a second signal exits at once. */
+function watchSignals(logger: Logger, context: CliContext): SignalWatch {
+  let count = 0
+  let resolveFirst: (signal: NodeJS.Signals) => void = () => {}
+  const first = new Promise<NodeJS.Signals>((resolve) => (resolveFirst = resolve))
+  const onSignal = (signal: NodeJS.Signals): void => {
+    count += 1
+    if (count === 1) {
+      resolveFirst(signal)
+      return
     }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-  })
+    logger.warn({ signal }, 'second signal during shutdown: exiting now')
+    context.exit(1)
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  return {
+    first,
+    dispose: () => {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+    },
+  }
+}
+
+/** Wait for the first SIGTERM/SIGINT, then stop cleanly; a hung stop exits after a limit. */
+async function untilSignal(server: RunningServer, logger: Logger, context: CliContext, signals: SignalWatch): Promise<number> {
+  const signal = await signals.first
+  setTimeout(() => {
+    logger.error({ limitMs: shutdownHardLimitMs }, 'shutdown did not finish in time: exiting')
+    context.exit(1)
+  }, shutdownHardLimitMs).unref()
+  try {
+    await server.stop(signal)
+    return 0
+  } catch (error) {
+    if (isBug(error)) throw error
+    logger.error({ err: error }, 'shutdown failed')
+    return 1
+  }
 }
 
 async function keysCommand(args: readonly string[], context: CliContext): Promise<number> {
