@@ -39,6 +39,8 @@ export const serverOptionSpecs = {
   'admin-address': { kind: 'address', env: 'CAIRN_ADMIN_ADDRESS', defaultText: '127.0.0.1:9001', placeholder: 'HOST:PORT', help: 'admin API, /health and /metrics' },
   'nbd-address': { kind: 'address', env: 'CAIRN_NBD_ADDRESS', defaultText: '127.0.0.1:10809', placeholder: 'HOST:PORT', help: 'NBD block volumes over TCP' },
   'nbd-socket': { kind: 'optional-path', env: 'CAIRN_NBD_SOCKET', defaultText: undefined, placeholder: 'PATH', help: 'NBD over a Unix socket (default: none)' },
+  'nbd-tls-cert': { kind: 'optional-path', env: 'CAIRN_NBD_TLS_CERT', defaultText: undefined, placeholder: 'PATH', help: 'PEM certificate: NBD clients must then use STARTTLS (default: no TLS)' },
+  'nbd-tls-key': { kind: 'optional-path', env: 'CAIRN_NBD_TLS_KEY', defaultText: undefined, placeholder: 'PATH', help: 'PEM private key for --nbd-tls-cert' },
   'nfs-address': { kind: 'address', env: 'CAIRN_NFS_ADDRESS', defaultText: '127.0.0.1:2049', placeholder: 'HOST:PORT', help: 'NFSv4 filesystem' },
   'gc-grace-seconds': { kind: 'seconds', env: 'CAIRN_GC_GRACE_SECONDS', defaultText: String(limits.gcGraceMsDefault / 1000), placeholder: 'N', help: 'keep unreferenced chunks this long before collecting them' },
   'maintenance-interval-seconds': { kind: 'seconds', env: 'CAIRN_MAINTENANCE_INTERVAL_SECONDS', defaultText: '600', placeholder: 'N', help: 'run garbage collection and pack compaction this often (0: never)' },
@@ -69,6 +71,9 @@ export interface ServerConfig {
   readonly nbdAddress: Address
   /** Absolute, or undefined for no Unix-socket listener. */
   readonly nbdSocket: string | undefined
+  /** Absolute; both or neither. When set, NBD requires TLS (STARTTLS). */
+  readonly nbdTlsCertPath: string | undefined
+  readonly nbdTlsKeyPath: string | undefined
   readonly nfsAddress: Address
   readonly gcGraceMs: number
   /** 0 disables background GC + compaction. */
@@ -137,6 +142,11 @@ export function parseServerConfig(source: ConfigSource, extraSwitches: readonly 
   if ((tlsCertRaw === undefined) !== (tlsKeyRaw === undefined)) {
     throw new UsageError(`give both --s3-tls-cert and --s3-tls-key or neither; ${tlsCertRaw === undefined ? '--s3-tls-cert' : '--s3-tls-key'} is missing`)
   }
+  const nbdTlsCertRaw = pick('nbd-tls-cert')
+  const nbdTlsKeyRaw = pick('nbd-tls-key')
+  if ((nbdTlsCertRaw === undefined) !== (nbdTlsKeyRaw === undefined)) {
+    throw new UsageError(`give both --nbd-tls-cert and --nbd-tls-key or neither; ${nbdTlsCertRaw === undefined ? '--nbd-tls-cert' : '--nbd-tls-key'} is missing`)
+  }
   const domainsRaw = pick('s3-domain')
   const regionRaw = pick('s3-region')
   const config: ServerConfig = {
@@ -151,6 +161,8 @@ export function parseServerConfig(source: ConfigSource, extraSwitches: readonly 
     adminAddress: addressOf(must(pick('admin-address'))),
     nbdAddress: addressOf(must(pick('nbd-address'))),
     nbdSocket: socketRaw === undefined ? undefined : pathOf(socketRaw),
+    nbdTlsCertPath: nbdTlsCertRaw === undefined ? undefined : pathOf(nbdTlsCertRaw),
+    nbdTlsKeyPath: nbdTlsKeyRaw === undefined ? undefined : pathOf(nbdTlsKeyRaw),
     nfsAddress: addressOf(must(pick('nfs-address'))),
     gcGraceMs: secondsOf(must(pick('gc-grace-seconds'))) * 1000,
     maintenanceIntervalMs: secondsOf(must(pick('maintenance-interval-seconds'))) * 1000,

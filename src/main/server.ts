@@ -1,5 +1,5 @@
 // `cairn server`: the long-running process. Start order: data dir -> engine (takes the data-dir
-// lock) -> root credentials -> admin API -> S3 (HTTP + HTTPS) -> (NBD, NFS in later issues). Stop order is the
+// lock) -> root credentials -> admin API -> S3 (HTTP + HTTPS) -> NBD -> (NFS in a later issue). Stop order is the
 // reverse: mark unhealthy, stop accepting, let in-flight requests finish (bounded by
 // shutdownGraceMs), close the engine, exit 0.
 //
@@ -11,6 +11,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { AddressInfo } from 'node:net'
 import { adminPlugin, createMetricsRegistry, type JsonObject } from '../admin/index.ts'
 import { startS3Server, type RunningS3 } from '../s3/index.ts'
+import { readSmallFile, type Io } from '../io/index.ts'
+import { StoreError } from '../lib/index.ts'
+import { startNbdServer, type NbdServer, type NbdTlsOptions } from '../nbd/index.ts'
+import type { ExportProvider } from '../volumes/index.ts'
 import { addressUrl, formatAddress, type Address } from './address.ts'
 import { tcpListeners, type ServerConfig } from './config.ts'
 import { credentialsFromEnv, formatCredentialsAnnouncement, loadRootCredentials, type RootCredentials } from './credentials.ts'
@@ -48,7 +52,7 @@ export interface RunningServer {
 }
 
 /** Listeners from later issues: their addresses are validated now but nothing binds them. */
-const notImplementedListeners = new Set(['nbd-address', 'nfs-address'])
+const notImplementedListeners = new Set(['nfs-address'])
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, logger } = options
@@ -60,6 +64,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const engine = await (options.openEngine ?? openEngine)(config, logger, world)
   let app: FastifyInstance | undefined
   let s3: RunningS3 | undefined
+  let nbd: NbdServer | undefined
   try {
     const credentials = await rootCredentials(config, fromEnv, world, options, logger)
     // The objects layer answers SigV4 lookups of the root access key with these.
@@ -77,9 +82,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (!notImplementedListeners.has(name)) continue
       logger.info({ listener: name.replace(/-address$/, ''), address: formatAddress(address) }, `${name.replace(/-address$/, '')} listener not implemented yet (${formatAddress(address)} not bound)`)
     }
-    if (config.nbdSocket !== undefined) logger.info({ listener: 'nbd-socket', path: config.nbdSocket }, 'nbd-socket listener not implemented yet')
-    return { adminUrl, engine, stop: stopper({ app, s3, engine, state, shutdownController, logger, graceMs: options.shutdownGraceMs ?? shutdownGraceMs }) }
+    nbd = await startNbd({ config, logger, engine, io: world.io, onBug: options.onBug, boundUrls })
+    return { adminUrl, engine, stop: stopper({ app, s3, nbd, engine, state, shutdownController, logger, graceMs: options.shutdownGraceMs ?? shutdownGraceMs }) }
   } catch (error) {
+    await nbd?.close({ graceMs: 0 }).catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the NBD listeners failed'))
     await s3?.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the S3 listeners failed'))
     await app?.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the admin API failed'))
     await engine.close()
@@ -147,6 +153,54 @@ async function startS3(parts: S3Parts): Promise<RunningS3 | undefined> {
   return s3
 }
 
+interface NbdParts {
+  config: ServerConfig
+  logger: Logger
+  engine: Engine
+  io: Io
+  onBug: (error: Error) => void
+  boundUrls: JsonObject
+}
+
+/** NBD on --nbd-address and --nbd-socket (src/nbd), serving the engine's volumes and snapshots. */
+async function startNbd(parts: NbdParts): Promise<NbdServer | undefined> {
+  const { config, logger, engine } = parts
+  // engine.volumes (the volume service, an ExportProvider) arrives with the volumes wiring.
+  const provider = (engine as Engine & { readonly volumes?: ExportProvider }).volumes
+  if (provider === undefined) {
+    logger.warn({ listener: 'nbd', address: formatAddress(config.nbdAddress) }, 'the engine has no volumes layer: NBD listeners not started')
+    return undefined
+  }
+  const tls = await nbdTls(parts.io, config)
+  let nbd: NbdServer
+  try {
+    nbd = await startNbdServer({ provider, tcpAddress: config.nbdAddress, socketPath: config.nbdSocket, tls, logger: logger.child({ component: 'nbd' }), onBug: parts.onBug })
+  } catch (error) {
+    const failed = (error as { address?: unknown }).address === config.nbdSocket && config.nbdSocket !== undefined ? `--nbd-socket ${config.nbdSocket}` : `--nbd-address ${formatAddress(config.nbdAddress)}`
+    const code = (error as { code?: unknown }).code
+    if (typeof code === 'string' && code.startsWith('E')) throw new ListenError(`${failed} ${bindFailure(code)}`, { cause: error })
+    throw error
+  }
+  const tcpUrl = `nbd://${formatAddress({ host: config.nbdAddress.host, port: nbd.addresses.tcp?.port ?? config.nbdAddress.port })}`
+  logger.info({ listener: 'nbd', url: tcpUrl, tls: tls !== undefined }, `NBD listening on ${tcpUrl}${tls === undefined ? '' : ' (STARTTLS required)'}`)
+  parts.boundUrls.nbd = tcpUrl
+  if (nbd.addresses.socketPath !== undefined) {
+    const socketUrl = `nbd+unix:///?socket=${nbd.addresses.socketPath}`
+    logger.info({ listener: 'nbd-socket', url: socketUrl }, `NBD listening on ${nbd.addresses.socketPath}`)
+    parts.boundUrls['nbd-socket'] = socketUrl
+  }
+  return nbd
+}
+
+async function nbdTls(io: Io, config: ServerConfig): Promise<NbdTlsOptions | undefined> {
+  if (config.nbdTlsCertPath === undefined || config.nbdTlsKeyPath === undefined) return undefined
+  const cert = await readSmallFile(io, config.nbdTlsCertPath)
+  const key = await readSmallFile(io, config.nbdTlsKeyPath)
+  if (cert === undefined) throw new StoreError('NOT_FOUND', `--nbd-tls-cert ${config.nbdTlsCertPath} does not exist`)
+  if (key === undefined) throw new StoreError('NOT_FOUND', `--nbd-tls-key ${config.nbdTlsKeyPath} does not exist`)
+  return { cert, key, required: true }
+}
+
 interface AdminAppParts {
   config: ServerConfig
   logger: Logger
@@ -203,7 +257,6 @@ function listenerTable(config: ServerConfig, adminUrl: string): JsonObject {
   for (const [name, address] of tcpListeners(config)) {
     if (notImplementedListeners.has(name)) table[name.replace(/-address$/, '')] = `${formatAddress(address)} (not implemented yet)`
   }
-  if (config.nbdSocket !== undefined) table['nbd-socket'] = `${config.nbdSocket} (not implemented yet)`
   return table
 }
 
@@ -219,17 +272,20 @@ async function listen(app: FastifyInstance, address: Address, flag: string): Pro
   try {
     await app.listen({ host: address.host, port: address.port })
   } catch (error) {
-    const code = (error as { code?: unknown }).code
-    const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EADDRNOTAVAIL' ? 'is not an address of this machine' : code === 'EACCES' ? 'needs privileges to bind' : `cannot be bound (${String(code)})`
-    throw new ListenError(`${flag} ${formatAddress(address)} ${why}`, { cause: error })
+    throw new ListenError(`${flag} ${formatAddress(address)} ${bindFailure((error as { code?: unknown }).code)}`, { cause: error })
   }
   const bound = app.server.address() as AddressInfo
   return addressUrl({ host: address.host, port: bound.port })
 }
 
+function bindFailure(code: unknown): string {
+  return code === 'EADDRINUSE' ? 'is already in use' : code === 'EADDRNOTAVAIL' ? 'is not an address of this machine' : code === 'EACCES' ? 'needs privileges to bind' : `cannot be bound (${String(code)})`
+}
+
 interface StopParts {
   app: FastifyInstance
   s3: RunningS3 | undefined
+  nbd: NbdServer | undefined
   engine: Engine
   state: { shuttingDown: boolean }
   shutdownController: AbortController
@@ -237,7 +293,7 @@ interface StopParts {
   graceMs: number
 }
 
-function stopper({ app, s3, engine, state, shutdownController, logger, graceMs }: StopParts): (reason: string) => Promise<void> {
+function stopper({ app, s3, nbd, engine, state, shutdownController, logger, graceMs }: StopParts): (reason: string) => Promise<void> {
   let stopping: Promise<void> | undefined
   const stop = async (reason: string): Promise<void> => {
     state.shuttingDown = true
@@ -249,7 +305,8 @@ function stopper({ app, s3, engine, state, shutdownController, logger, graceMs }
       s3?.closeAllConnections()
     }, graceMs)
     try {
-      await Promise.all([app.close(), s3?.close()])
+      // NBD sessions get ESHUTDOWN for new requests and end once idle; stuck ones are cut at graceMs.
+      await Promise.all([app.close(), s3?.close(), nbd?.close({ graceMs })])
     } finally {
       clearTimeout(grace)
     }
