@@ -165,8 +165,8 @@ interface NbdParts {
 /** NBD on --nbd-address and --nbd-socket (src/nbd), serving the engine's volumes and snapshots. */
 async function startNbd(parts: NbdParts): Promise<NbdServer | undefined> {
   const { config, logger, engine } = parts
-  // engine.volumes (the volume service, an ExportProvider) arrives with the volumes wiring.
-  const provider = (engine as Engine & { readonly volumes?: ExportProvider }).volumes
+  // The volume service is the ExportProvider: volume ids read-write, snapshot ids read-only.
+  const provider: ExportProvider | undefined = engine.volumes
   if (provider === undefined) {
     logger.warn({ listener: 'nbd', address: formatAddress(config.nbdAddress) }, 'the engine has no volumes layer: NBD listeners not started')
     return undefined
