@@ -62,7 +62,7 @@ export async function openEngine(config: ServerConfig, logger: Logger, world: En
     closers.push({ name: 'chunk store', close: () => chunkStore.close() })
     logRecovery(chunkStore, logger)
     // Objects layer: after the chunk store, closed before it (root credentials are set by the server).
-    const objects = await openObjects({ meta, chunkStore, clock: world.clock, random })
+    const objects = await openObjects({ meta, chunkStore, clock: world.clock, random, ...(config.s3Region === undefined ? {} : { defaultRegion: config.s3Region }) })
     closers.push({ name: 'objects layer', close: () => objects.close() })
     return new CairnEngine({ config, logger, world, meta, chunkStore, objects, masterKeyId, masterKeySource, closers })
   } catch (error) {
