@@ -3,7 +3,9 @@
 // prefixes, delimiters and page sizes) must match the model exactly; at the end everything is
 // deleted and the chunk store must hold no referenced chunk (and nothing after GC).
 // Repeat a failure with CAIRN_TEST_SEED=<seed printed below>.
-import t from 'tap'
+import t, { type Test } from 'tap'
+import { join } from 'node:path'
+import { LevelMetaStore, type MetaStore } from '../meta/index.ts'
 import { seededRandom } from '../chunk/store-testing.ts'
 import type { ObjectsLayer } from './service.ts'
 import type { Principal, VersioningState } from './api.ts'
@@ -107,7 +109,16 @@ async function listedVersions(objects: ObjectsLayer, principal: Principal, prefi
 }
 
 t.test(`versioning and listing match the model (seed ${seed})`, async (t) => {
-  const { objects, root, signal, store, chunkStore, cleanup } = await objectsTestSetup({ seed })
+  await runModel(t, operations)
+})
+
+t.test(`the model on LevelDB (seed ${seed})`, async (t) => {
+  const meta = await LevelMetaStore.open(join(t.testdir(), 'meta'))
+  await runModel(t, Math.min(operations, 200), meta)
+})
+
+async function runModel(t: Test, operations: number, meta?: MetaStore): Promise<void> {
+  const { objects, root, signal, store, chunkStore, cleanup } = await objectsTestSetup({ seed, ...(meta === undefined ? {} : { meta }) })
   t.teardown(cleanup)
   const rng = new Rng(seed)
   const model = new Map<string, ModelVersion[]>()
@@ -206,4 +217,4 @@ t.test(`versioning and listing match the model (seed ${seed})`, async (t) => {
   await chunkStore.collectGarbage()
   t.equal(await keysIn(store.meta, 'chunk', 'loc'), 0, 'GC past the grace period leaves no chunk')
   t.equal(await keysIn(store.meta, 's3'), 0, 'no s3 record is left')
-})
+}
