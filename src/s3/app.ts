@@ -76,8 +76,16 @@ export function buildS3App(options: S3AppOptions): FastifyInstance {
   for (const method of ['PUT', 'POST', 'DELETE', 'OPTIONS', 'PATCH']) app.addHttpMethod(method, { hasBody: false, overrideExisting: true })
   // Without this listener Node answers 100 Continue at once; with it, handlers decide.
   app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => app.server.emit('request', request, response))
-  const handler = createHandler(options, random.bytes(24).toString('base64'))
+  const hostId = random.bytes(24).toString('base64')
+  const handler = createHandler(options, hostId)
   app.route({ method: [...allMethods], url: '/', exposeHeadRoute: false, handler })
+  // Whatever fastify itself rejects (before or around the handler) is still an S3 XML error.
+  app.setErrorHandler(async (error: unknown, request, reply) => {
+    reply.header('x-amz-request-id', request.id).header('x-amz-id-2', hostId)
+    const status = (error as { statusCode?: unknown }).statusCode
+    const wrapped = typeof status === 'number' && status >= 400 && status < 500 ? new S3Error('InvalidRequest', (error as Error).message, { cause: error }) : error
+    return sendError(request, reply, wrapped, { resource: {}, resourcePath: splitTarget((request.raw as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.raw.url ?? '/').rawPath, continueExpected: false, continueSent: false }, hostId, options)
+  })
   return app
 }
 
@@ -95,7 +103,7 @@ function createHandler(options: S3AppOptions, hostId: string) {
   return async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const raw = request.raw
     reply.header('x-amz-request-id', request.id).header('x-amz-id-2', hostId)
-    const headers: RequestHeaders = raw.headersDistinct
+    const headers = distinctHeaders(raw)
     const { rawPath, rawQuery } = splitTarget((raw as IncomingMessage & { originalUrl?: string }).originalUrl ?? raw.url ?? '/')
     const state: RequestState = { resource: {}, resourcePath: rawPath, continueExpected: /100-continue/i.test(headerValue(headers, 'expect') ?? ''), continueSent: false }
     const controller = new AbortController()
@@ -131,6 +139,17 @@ function createHandler(options: S3AppOptions, hostId: string) {
       return sendError(request, reply, error, state, hostId, options)
     }
   }
+}
+
+/** Lowercase names, repeated headers as arrays (what signing needs); built from rawHeaders where Node's getter is absent (light-my-request). */
+function distinctHeaders(raw: IncomingMessage): RequestHeaders {
+  if ((raw as Partial<IncomingMessage>).headersDistinct !== undefined) return raw.headersDistinct
+  const headers: Record<string, string[]> = {}
+  for (let index = 0; index + 1 < raw.rawHeaders.length; index += 2) {
+    const name = (raw.rawHeaders[index] ?? '').toLowerCase()
+    ;(headers[name] ??= []).push(raw.rawHeaders[index + 1] ?? '')
+  }
+  return headers
 }
 
 function endpointResource(endpoint: Endpoint): ErrorResource {
