@@ -13,6 +13,7 @@ import { rotateMasterKeyOffline } from './keys-command.ts'
 import { createLogger, serializeError, type Logger } from './logger.ts'
 import { bugExitCode, shutdownHardLimitMs, startServer, type RunningServer } from './server.ts'
 import { isUsageError } from './usage-error.ts'
+import { runVolumeCommand, snapshotHelp, volumeHelp } from './volume-commands.ts'
 import { cairnVersion } from './version.ts'
 
 export interface CliContext extends CommandContext {
@@ -33,6 +34,8 @@ Commands:
   gc                           collect unreferenced chunks now
   compact                      rewrite packs that hold mostly dead data now
   repair --rebuild-index       rebuild the metadata index from the packs (server stopped)
+  volume <action>              block volumes: create, list, describe, modify, delete, clone, hydrate
+  snapshot <action>            volume snapshots: create, list, describe, delete, diff
   keys rotate                  rotate the master key of a data dir (server stopped)
   version                      print the version
   help [command]               show help
@@ -47,6 +50,8 @@ function commandHelp(command: string | undefined): string {
   if (command === 'server') return `Usage: cairn server [flags]\n\nFlags (precedence: flag > env > config file > default):\n${serverFlagsHelp()}\n\nRoot credentials: CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY (both or neither);\nwithout them they are generated on first start and kept in <data-dir>/root-credentials.json.\n`
   if (command === 'repair') return `Usage: cairn repair --rebuild-index [--data-dir DIR] [--config PATH]\n\nRebuild the metadata index from the pack files. The server must be stopped.\n`
   if (command === 'keys') return `Usage: cairn keys rotate [--data-dir DIR] [--config PATH] [--json]\n\nRotate the master key: the old key file is kept as keys/master.key.previous, a new random\nkey becomes keys/master.key, every key domain's data key is re-wrapped with it (chunks are\nnever rewritten), then the old key file is removed. The server must be stopped. Run it again\nif it was interrupted. With CAIRN_MASTER_KEY in the environment, set the new key there and\nthe old one in CAIRN_PREVIOUS_MASTER_KEY and start the server instead.\n`
+  if (command === 'volume') return volumeHelp
+  if (command === 'snapshot') return snapshotHelp
   if (command !== undefined && command in clientCommands) return `Usage: cairn ${command} [options]\n\n${clientOptionsHelp}\n`
   return usage
 }
@@ -71,6 +76,9 @@ export async function runCli(args: readonly string[], context: CliContext): Prom
         return await serverCommand(rest, context)
       case 'repair':
         return await repairCommand(rest, context)
+      case 'volume':
+      case 'snapshot':
+        return await runVolumeCommand(command, rest, context)
       case 'keys':
         return await keysCommand(rest, context)
       default:

@@ -80,7 +80,7 @@ function errorText(body: JsonValue): string | undefined {
   return undefined
 }
 
-async function clientCredentials(dataDirFlag: string | undefined, context: CommandContext): Promise<{ credentials: RootCredentials; from: string }> {
+export async function clientCredentials(dataDirFlag: string | undefined, context: CommandContext): Promise<{ credentials: RootCredentials; from: string }> {
   const fromEnv = credentialsFromEnv(nonEmpty(context.env.CAIRN_ROOT_ACCESS_KEY), nonEmpty(context.env.CAIRN_ROOT_SECRET_KEY))
   if (fromEnv !== undefined) return { credentials: fromEnv, from: 'CAIRN_ROOT_ACCESS_KEY / CAIRN_ROOT_SECRET_KEY' }
   const explicitDir = dataDirFlag ?? nonEmpty(context.env.CAIRN_DATA_DIR)
@@ -94,6 +94,6 @@ async function clientCredentials(dataDirFlag: string | undefined, context: Comma
   )
 }
 
-function nonEmpty(text: string | undefined): string | undefined {
+export function nonEmpty(text: string | undefined): string | undefined {
   return text === undefined || text === '' ? undefined : text
 }

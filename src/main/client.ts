@@ -21,8 +21,10 @@ export class ClientError extends Error {
 
 export interface AdminRequest {
   endpoint: URL
-  method: 'GET' | 'POST'
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
   path: string
+  /** Sent as JSON (volume and snapshot commands). */
+  body?: JsonValue
   credentials?: AdminCredentials
   /** Give up when the server sends nothing for this long (undefined: wait as long as it takes). */
   idleTimeoutMs?: number
@@ -50,6 +52,11 @@ export function adminRequest(options: AdminRequest): Promise<AdminResponse> {
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest
   const headers: Record<string, string> = { accept: 'application/json' }
   if (options.credentials !== undefined) headers.authorization = basicAuthorization(options.credentials)
+  const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body), 'utf8')
+  if (payload !== undefined) {
+    headers['content-type'] = 'application/json'
+    headers['content-length'] = String(payload.length)
+  }
   return new Promise((resolve, reject) => {
     const request = send(url, { method: options.method, headers }, (response) => {
       readJson(response, url).then((body) => resolve({ status: response.statusCode ?? 0, body }), reject)
@@ -60,7 +67,7 @@ export function adminRequest(options: AdminRequest): Promise<AdminResponse> {
       })
     }
     request.on('error', (error) => reject(describeFailure(error, options.endpoint)))
-    request.end()
+    request.end(payload)
   })
 }
 
@@ -74,6 +81,7 @@ async function readJson(response: IncomingMessage, url: URL): Promise<JsonValue>
     parts.push(part as Buffer)
   }
   const text = Buffer.concat(parts).toString('utf8')
+  if (text === '' && response.statusCode === 204) return null
   try {
     return JSON.parse(text) as JsonValue
   } catch (error) {
