@@ -6,6 +6,7 @@
 //   POST /admin/v1/gc        collect unreferenced chunks now          (HTTP Basic, root keys)
 //   POST /admin/v1/compact   rewrite packs with mostly dead data now  (HTTP Basic, root keys)
 //   /admin/v1/volumes..., /admin/v1/snapshots...  block volumes (volumes.ts; HTTP Basic, root keys)
+//   /admin/v1/users...       S3 users and access keys (users.ts; HTTP Basic, root keys)
 //
 // Contract: every response body is JSON except /metrics. Errors are {error, code?}: StoreError
 // codes map to statuses in errors.ts; an AssertionError/TypeError from a handler is a bug,
@@ -20,6 +21,8 @@ import { httpStatusOf } from './errors.ts'
 import type { Registry } from './metrics.ts'
 import type { VolumeService } from '../volumes/index.ts'
 import { volumeRoutes, type NbdTarget } from './volumes.ts'
+import type { UserService } from '../objects/index.ts'
+import { userRoutes } from './users.ts'
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 export type JsonObject = { [key: string]: JsonValue }
@@ -40,6 +43,8 @@ export interface AdminEngine {
   volumes?: VolumeService
   /** Where NBD clients connect, for attach hints in volume answers. */
   nbdTarget?: () => NbdTarget | undefined
+  /** The objects layer's users (routes in users.ts); absent: they answer 503 "not available yet". */
+  readonly objects?: { readonly users: UserService }
 }
 
 export interface AdminOptions {
@@ -105,6 +110,7 @@ export async function adminPlugin(app: FastifyInstance, options: AdminOptions): 
       maintenanceRoute('/scrub', 'scrub')
       maintenanceRoute('/gc', 'collectGarbage')
       maintenanceRoute('/compact', 'compact')
+      userRoutes(scope, () => options.engine.objects?.users)
       const volumes = options.engine.volumes
       if (volumes !== undefined) {
         await scope.register(volumeRoutes, { volumes, nbdTarget: () => options.engine.nbdTarget?.(), shutdownSignal: options.shutdownSignal })
