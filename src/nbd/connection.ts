@@ -191,6 +191,11 @@ export class Connection {
     this.raw.destroy()
   }
 
+  /** end() was called: the socket is closing softly (queued replies still go out). */
+  get ending(): boolean {
+    return this.#lingerTimer !== undefined
+  }
+
   /** Soft close after NBD_OPT_ABORT / NBD_CMD_DISC: flush, close TLS, then the socket. */
   end(): void {
     this.#closeReason ??= 'session ended'
@@ -216,7 +221,8 @@ export class Connection {
       this.destroy(error.message)
     } else if (isStoreError(error, 'CLOSED') || isStoreError(error, 'ABORTED')) {
       this.logger.debug({ client: this.options.clientKey, reason: error.message }, 'NBD connection closed')
-      this.destroy(error.message)
+      // After end() the reader is closed on purpose; cutting the socket would drop queued replies.
+      if (!this.ending) this.destroy(error.message)
     } else if (isStoreError(error)) {
       this.logger.warn({ client: this.options.clientKey, err: error }, 'NBD connection failed')
       this.destroy(error.message)

@@ -41,7 +41,8 @@ export async function serveTransmission(connection: Connection, session: Session
   } catch (error) {
     // Reader closed or protocol broken: stop in-flight work, then wait for it (release follows).
     if (!isStoreError(error, 'CLOSED') && !(error instanceof ProtocolError)) throw error
-    connection.destroy(error.message)
+    // After end() (server closing, session idle) the queued replies must still go out.
+    if (error instanceof ProtocolError || !connection.ending) connection.destroy(error.message)
     throw error
   } finally {
     await budget.idle()
