@@ -226,7 +226,10 @@ export interface FileService {
 
   /** Up to lengthBytes from offsetBytes (short only at end of file); holes read as zeroes. */
   read(handle: FileHandle, offsetBytes: number, lengthBytes: number, signal?: AbortSignal): Promise<{ data: Buffer; eof: boolean }>
-  /** Regular files only ('is-directory' otherwise); extends the file as needed. */
+  /**
+   * Regular files only ('is-directory' otherwise); extends the file as needed. `data` may be a
+   * view into a larger request buffer: copy it if it is kept past the returned promise.
+   */
   write(handle: FileHandle, offsetBytes: number, data: Buffer, stability: WriteStability, signal?: AbortSignal): Promise<Written>
   /** Make every unstable write to the file durable. */
   commit(handle: FileHandle, signal?: AbortSignal): Promise<void>

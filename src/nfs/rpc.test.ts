@@ -11,7 +11,7 @@ import { SeededRandom } from './testing/seeded-random.ts'
 const testProgram = 400_123
 
 /** proc 1 echo(string<64>, u32<8>) -> same; proc 2 sleep(ms) -> ms; proc 3 whoami -> uid, gid, gids, machine. */
-function makeProgram(bugs: Error[], seen: RpcCall[]): RpcProgram {
+function makeProgram(seen: RpcCall[]): RpcProgram {
   return {
     program: testProgram,
     versionLow: 1,
@@ -48,7 +48,7 @@ async function setup(t: Test, options: { inFlight?: number } = {}) {
   const bugs: Error[] = []
   const seen: RpcCall[] = []
   const server = await startRpcServer(
-    { programs: [makeProgram(bugs, seen)], logger: silentNfsLogger, onBug: (error) => bugs.push(error), inFlightPerConnectionMax: options.inFlight },
+    { programs: [makeProgram(seen)], logger: silentNfsLogger, onBug: (error) => bugs.push(error), inFlightPerConnectionMax: options.inFlight },
     '127.0.0.1', 0,
   )
   const client = await RpcTestClient.connect(server.port)

@@ -159,7 +159,9 @@ export class XdrReader {
 
 /** Payloads at least this large are referenced in the output list rather than copied. */
 const referenceMinBytes = 1024
-const scratchBytes = 16 * 1024
+/** Writers start small (most replies are a few hundred bytes) and double up to the maximum. */
+const scratchInitialBytes = 512
+const scratchMaxBytes = 64 * 1024
 const zeroPadding = Buffer.alloc(4)
 
 export interface XdrMark {
@@ -169,7 +171,7 @@ export interface XdrMark {
 
 export class XdrWriter {
   readonly #parts: Buffer[] = []
-  #scratch: Buffer = Buffer.allocUnsafe(scratchBytes)
+  #scratch: Buffer = Buffer.allocUnsafe(scratchInitialBytes)
   #start = 0 // start of the not-yet-flushed scratch region
   #offset = 0
   #length = 0
@@ -182,7 +184,7 @@ export class XdrWriter {
   #room(bytes: number): void {
     if (this.#offset + bytes <= this.#scratch.length) return
     this.#flushScratch()
-    this.#scratch = Buffer.allocUnsafe(Math.max(scratchBytes, bytes))
+    this.#scratch = Buffer.allocUnsafe(Math.max(Math.min(this.#scratch.length * 2, scratchMaxBytes), bytes))
     this.#start = 0
     this.#offset = 0
   }
