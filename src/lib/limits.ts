@@ -173,6 +173,7 @@ assert(nbdLimits.requestMaxBytes <= 2 ** 32 - 1 - 8, 'one read fits one OFFSET_D
 // A connection can always hold one maximum request plus the reply of another (no deadlock).
 assert(nbdLimits.inFlightBytesMax >= 2 * nbdLimits.requestMaxBytes, 'two max requests fit in flight')
 assert(nbdLimits.optionDataMaxBytes >= 2 * nbdLimits.stringMaxBytes + 16, 'an option with two strings fits')
+assert(nbdLimits.stringMaxBytes <= 4096, 'NBD strings MUST be at most 4096 bytes (spec)')
 assert(nbdLimits.readHoleProbeMinBytes <= nbdLimits.requestMaxBytes, 'hole probing can happen')
 assert(nbdLimits.blockStatusExtentsMax >= 1, 'block status returns at least one extent')
 

@@ -137,11 +137,7 @@ async function list(connection: Connection, option: number, data: Buffer, refuse
   } catch (error) {
     return refuseStoreError(error, refuse)
   }
-  const limit = connection.options.limits.stringMaxBytes
-  for (const summary of exports) {
-    const description = Buffer.byteLength(summary.description) <= limit ? summary.description : ''
-    connection.send([encodeOptionReply(option, NBD_REP_SERVER, encodeServerReplyData(summary.name, description))])
-  }
+  for (const summary of exports) connection.send([encodeOptionReply(option, NBD_REP_SERVER, encodeServerReplyData(summary.name, summary.description))])
   connection.send([encodeOptionReply(option, NBD_REP_ACK)])
   return 'continue'
 }

@@ -115,6 +115,9 @@ export type NbdErrno =
   | typeof NBD_EPERM | typeof NBD_EIO | typeof NBD_ENOMEM | typeof NBD_EINVAL
   | typeof NBD_ENOSPC | typeof NBD_EOVERFLOW | typeof NBD_ENOTSUP | typeof NBD_ESHUTDOWN
 
+/** Strings on the wire (names, descriptions, messages) MUST be at most this long (spec). */
+export const nbdStringMaxBytes = 4096
+
 // ---- Sizes of fixed parts.
 export const greetingBytes = 18
 export const clientFlagsBytes = 4
@@ -205,7 +208,7 @@ export function encodeInfoExport(sizeBytes: number, flags: number): Buffer {
 
 /** NBD_INFO_NAME or NBD_INFO_DESCRIPTION: 16-bit type then the string. */
 export function encodeInfoString(infoType: typeof NBD_INFO_NAME | typeof NBD_INFO_DESCRIPTION, text: string): Buffer {
-  const body = Buffer.from(text, 'utf8')
+  const body = truncateUtf8(text, nbdStringMaxBytes)
   const out = Buffer.allocUnsafe(2 + body.length)
   out.writeUInt16BE(infoType, 0)
   body.copy(out, 2)
@@ -224,7 +227,7 @@ export function encodeInfoBlockSize(minimumBytes: number, preferredBytes: number
 /** NBD_REP_SERVER data: 32-bit name length, name, then a human-readable description. */
 export function encodeServerReplyData(name: string, description: string): Buffer {
   const nameBytes = Buffer.from(name, 'utf8')
-  const descriptionBytes = Buffer.from(description, 'utf8')
+  const descriptionBytes = truncateUtf8(description, nbdStringMaxBytes)
   const out = Buffer.allocUnsafe(4 + nameBytes.length + descriptionBytes.length)
   out.writeUInt32BE(nameBytes.length, 0)
   nameBytes.copy(out, 4)
@@ -394,7 +397,7 @@ export function encodeBlockStatus(handle: Buffer, flags: number, contextId: numb
 /** NBD_REPLY_TYPE_ERROR, final chunk: errno, 16-bit message length, message. */
 export function encodeStructuredError(handle: Buffer, errno: number, message: string): Buffer {
   assert(errno !== 0, 'error chunks carry a nonzero errno')
-  const text = truncateUtf8(message, 4096)
+  const text = truncateUtf8(message, nbdStringMaxBytes)
   const out = Buffer.allocUnsafe(structuredReplyHeaderBytes + 6 + text.length)
   structuredHeader(out, handle, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, 6 + text.length)
   out.writeUInt32BE(errno, 20)
