@@ -3,13 +3,15 @@
 // exception escapes; every connection ends up answered, closed, or waiting for more input (and
 // then closed by the handshake timeout or by us); every export opened is released exactly once;
 // the server still serves a well-behaved client afterwards. Replay: CAIRN_TEST_SEED=<seed>.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { connect } from 'node:net'
 import { SeededRandom, seedFrom, StoreError } from '../lib/index.ts'
 import {
   IHAVEOPT, NBD_CMD_READ, NBD_CMD_WRITE, NBD_INFO_BLOCK_SIZE, NBD_INFO_NAME, NBD_OPT_ABORT, NBD_OPT_EXPORT_NAME, NBD_OPT_GO,
   NBD_OPT_INFO, NBD_OPT_LIST, NBD_OPT_LIST_META_CONTEXT, NBD_OPT_SET_META_CONTEXT, NBD_OPT_STARTTLS, NBD_OPT_STRUCTURED_REPLY,
 } from './protocol.ts'
+import { generate } from 'selfsigned'
+import type { NbdTlsOptions } from './server.ts'
 import { eventually, startTestServer } from './testing/harness.ts'
 import { encodeInfoRequestData, encodeMetaContextRequestData, encodeRequest } from './testing/raw-client.ts'
 
@@ -123,8 +125,17 @@ function play(port: number, bytes: Buffer, random: SeededRandom): Promise<'close
 }
 
 t.test('random and mutated sessions never break the server', async (t) => {
+  await fuzz(t, seed, cases, undefined)
+})
+
+t.test('the same with TLS configured (STARTTLS followed by garbage instead of a TLS handshake)', async (t) => {
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, algorithm: 'sha256' })
+  await fuzz(t, seed + 7, Math.ceil(cases / 4), { cert: pems.cert, key: pems.private, required: false })
+})
+
+async function fuzz(t: Test, seed: number, cases: number, tls: NbdTlsOptions | undefined): Promise<void> {
   const random = new SeededRandom(seed)
-  const harness = await startTestServer(t, { limits: { handshakeTimeoutMs: 500, inFlightRequestsMax: 4 } })
+  const harness = await startTestServer(t, { limits: { handshakeTimeoutMs: 500, inFlightRequestsMax: 4 }, tls })
   const faults = new SeededRandom(seed + 1)
   for (const name of ['vol', 'snap']) {
     harness.provider.volume(name).hook = async (_operation, _offset, _length, signal) => {
@@ -155,4 +166,4 @@ t.test('random and mutated sessions never break the server', async (t) => {
   const go = await client.go('vol')
   t.ok('sizeBytes' in go, 'a normal client still connects')
   t.equal((await client.request({ type: NBD_CMD_READ, offsetBytes: 0, lengthBytes: 4096 })).errno, 0)
-})
+}
