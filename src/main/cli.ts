@@ -14,6 +14,7 @@ import { createLogger, serializeError, type Logger } from './logger.ts'
 import { bugExitCode, shutdownHardLimitMs, startServer, type RunningServer } from './server.ts'
 import { isUsageError } from './usage-error.ts'
 import { runVolumeCommand, snapshotHelp, volumeHelp } from './volume-commands.ts'
+import { runUserCommand, userHelp } from './user-commands.ts'
 import { cairnVersion } from './version.ts'
 
 export interface CliContext extends CommandContext {
@@ -36,6 +37,7 @@ Commands:
   repair --rebuild-index       rebuild the metadata index from the packs (server stopped)
   volume <action>              block volumes: create, list, describe, modify, delete, clone, hydrate
   snapshot <action>            volume snapshots: create, list, describe, delete, diff
+  user <action>                S3 users: create NAME, list, delete NAME
   keys rotate                  rotate the master key of a data dir (server stopped)
   version                      print the version
   help [command]               show help
@@ -52,6 +54,7 @@ function commandHelp(command: string | undefined): string {
   if (command === 'keys') return `Usage: cairn keys rotate [--data-dir DIR] [--config PATH] [--json]\n\nRotate the master key: the old key file is kept as keys/master.key.previous, a new random\nkey becomes keys/master.key, every key domain's data key is re-wrapped with it (chunks are\nnever rewritten), then the old key file is removed. The server must be stopped. Run it again\nif it was interrupted. With CAIRN_MASTER_KEY in the environment, set the new key there and\nthe old one in CAIRN_PREVIOUS_MASTER_KEY and start the server instead.\n`
   if (command === 'volume') return volumeHelp
   if (command === 'snapshot') return snapshotHelp
+  if (command === 'user') return userHelp
   if (command !== undefined && command in clientCommands) return `Usage: cairn ${command} [options]\n\n${clientOptionsHelp}\n`
   return usage
 }
@@ -79,6 +82,12 @@ export async function runCli(args: readonly string[], context: CliContext): Prom
       case 'volume':
       case 'snapshot':
         return await runVolumeCommand(command, rest, context)
+      case 'user':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          context.stdout.write(userHelp)
+          return 0
+        }
+        return await runUserCommand(rest, context)
       case 'keys':
         return await keysCommand(rest, context)
       default:
