@@ -14,7 +14,12 @@ import {
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
-import { startTestS3 } from './testing/harness.ts'
+import { startTestS3, testBackends, type TestBackend } from './testing/harness.ts'
+
+/** Every suite runs against the in-memory model and the real objects layer. */
+function suite(name: string, body: (t: Test, backend: TestBackend) => Promise<void>): void {
+  for (const backend of testBackends) t.test(`${name} (${backend})`, (t) => body(t, backend))
+}
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 const MiB = 1024 * 1024
@@ -35,8 +40,8 @@ async function rejectsWith(t: Test, promise: Promise<unknown>, name: string, sta
   }
 }
 
-t.test('buckets', async (t) => {
-  const s3 = await startTestS3(t)
+suite('buckets', async (t, backend) => {
+  const s3 = await startTestS3(t, { backend })
   const client = s3.client()
   await client.send(new CreateBucketCommand({ Bucket: 'alpha' }))
   await client.send(new CreateBucketCommand({ Bucket: 'beta', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }))
@@ -58,8 +63,8 @@ t.test('buckets', async (t) => {
   t.same(s3.bugs, [])
 })
 
-t.test('multipart: lib-storage with a stream body, low-level calls, copy parts, list, abort', async (t) => {
-  const s3 = await startTestS3(t)
+suite('multipart: lib-storage with a stream body, low-level calls, copy parts, list, abort', async (t, backend) => {
+  const s3 = await startTestS3(t, { backend })
   const client = s3.client()
   await client.send(new CreateBucketCommand({ Bucket: 'multi' }))
   const data = randomBytes(12 * MiB + 123)
@@ -95,8 +100,8 @@ t.test('multipart: lib-storage with a stream body, low-level calls, copy parts, 
   t.same(s3.bugs, [])
 })
 
-t.test('copy, tagging, delete objects', async (t) => {
-  const s3 = await startTestS3(t)
+suite('copy, tagging, delete objects', async (t, backend) => {
+  const s3 = await startTestS3(t, { backend })
   const client = s3.client()
   await client.send(new CreateBucketCommand({ Bucket: 'copies' }))
   const key = 'dir with space/ünïcödé+plus%percent'
@@ -124,8 +129,8 @@ t.test('copy, tagging, delete objects', async (t) => {
   t.same(s3.bugs, [])
 })
 
-t.test('versioning and delete markers', async (t) => {
-  const s3 = await startTestS3(t)
+suite('versioning and delete markers', async (t, backend) => {
+  const s3 = await startTestS3(t, { backend })
   const client = s3.client()
   await client.send(new CreateBucketCommand({ Bucket: 'versions' }))
   t.equal((await client.send(new GetBucketVersioningCommand({ Bucket: 'versions' }))).Status, undefined)
@@ -153,8 +158,8 @@ t.test('versioning and delete markers', async (t) => {
   t.same(s3.bugs, [])
 })
 
-t.test('listings: delimiter, common prefixes, paging V1 and V2, url encoding', async (t) => {
-  const s3 = await startTestS3(t)
+suite('listings: delimiter, common prefixes, paging V1 and V2, url encoding', async (t, backend) => {
+  const s3 = await startTestS3(t, { backend })
   const client = s3.client()
   await client.send(new CreateBucketCommand({ Bucket: 'listing' }))
   const keys = ['a', 'a/b', 'a/c', 'b+plus', 'c d', 'photos/2024/x.jpg', 'photos/2025/y.jpg', 'z']
@@ -184,8 +189,8 @@ t.test('listings: delimiter, common prefixes, paging V1 and V2, url encoding', a
   t.same(s3.bugs, [])
 })
 
-t.test('presigned URLs with fetch', async (t) => {
-  const s3 = await startTestS3(t)
+suite('presigned URLs with fetch', async (t, backend) => {
+  const s3 = await startTestS3(t, { backend })
   const client = s3.client()
   await client.send(new CreateBucketCommand({ Bucket: 'presign' }))
   const data = randomBytes(4096)

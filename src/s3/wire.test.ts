@@ -2,12 +2,15 @@
 // wrong payload hashes, bad checksums, Expect: 100-continue, unsupported subresources, HEAD
 // errors, virtual-host addressing. Each refusal must leave nothing committed.
 import { createHash } from 'node:crypto'
-import t from 'tap'
-import { startTestS3 } from './testing/harness.ts'
-import { errorCode, rawRequest } from './testing/raw.ts'
+import t, { type Test } from 'tap'
+import { startTestS3, testBackends, type TestBackend } from './testing/harness.ts'
+import { errorCode, rawRequest as rawRequestAs, type RawRequestOptions } from './testing/raw.ts'
 
-t.test('wire behaviour', async (t) => {
-  const s3 = await startTestS3(t, { baseDomains: ['s3.cairn.test'] })
+for (const backend of testBackends) t.test(`wire behaviour (${backend} objects layer)`, async (t) => wireBehaviour(t, backend))
+
+async function wireBehaviour(t: Test, backend: TestBackend): Promise<void> {
+  const s3 = await startTestS3(t, { backend, baseDomains: ['s3.cairn.test'] })
+  const rawRequest = (url: string, options: RawRequestOptions) => rawRequestAs(url, { accessKeyId: s3.accessKeyId, secretKey: s3.secretAccessKey, ...options })
   const put = (path: string, body: string, extra: Partial<Parameters<typeof rawRequest>[1]> = {}) => rawRequest(s3.url, { method: 'PUT', path, body, ...extra })
   t.equal((await rawRequest(s3.url, { method: 'PUT', path: '/wire' })).status, 200)
 
@@ -121,4 +124,4 @@ t.test('wire behaviour', async (t) => {
     t.equal(errorCode((await put('/wire/acl', 'x', { headers: { 'x-amz-acl': 'public-read' } })).body), 'AccessControlListNotSupported')
     t.equal((await put('/wire/acl', 'x', { headers: { 'x-amz-acl': 'private' } })).status, 200)
   })
-})
+}

@@ -28,6 +28,7 @@ export interface RawRequestOptions {
   /** Send the body only after 100 Continue (Expect: 100-continue). */
   expectContinue?: boolean
   host?: string
+  accessKeyId?: string
   secretKey?: string
 }
 
@@ -41,7 +42,7 @@ export async function rawRequest(url: string, options: RawRequestOptions): Promi
   let headers: Record<string, string> = { host, ...extraHeaders }
   if (options.anonymous !== true) {
     const signed = await sdkSign({
-      accessKeyId: testAccessKey,
+      accessKeyId: options.accessKeyId ?? testAccessKey,
       secretAccessKey: options.secretKey ?? testSecretKey,
       signingDate: new Date(),
       method: options.method,
