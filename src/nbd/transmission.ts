@@ -13,7 +13,7 @@
 // the loop stops reading the socket, so TCP slows the client. A WRITE longer than the
 // maximum block size but within requestMaxBytes is read, dropped and answered EINVAL; a
 // longer one is a hard disconnect (the spec lets a server treat it as denial of service).
-import { assert, isStoreError } from '../lib/index.ts'
+import { assert, isStoreError, StoreError } from '../lib/index.ts'
 import { ProtocolError, type Connection } from './connection.ts'
 import { serveRequest, replyError } from './commands.ts'
 import { decodeRequestHeader, isViolation, NBD_CMD_DISC, NBD_CMD_READ, NBD_CMD_WRITE, NBD_EINVAL, NBD_ESHUTDOWN, requestHeaderBytes, type RequestHeader } from './protocol.ts'
@@ -27,7 +27,7 @@ export async function serveTransmission(connection: Connection, session: Session
   const budget = new InFlightBudget(connection.options.limits.inFlightRequestsMax, connection.options.limits.inFlightBytesMax)
   try {
     for (;;) {
-      await budget.room()
+      await untilClosed(budget.room(), connection.signal)
       const header = decodeRequestHeader(await connection.reader.readExactly(requestHeaderBytes))
       if (isViolation(header)) throw new ProtocolError(header.violation)
       if (header.type === NBD_CMD_DISC) {
@@ -59,13 +59,29 @@ async function readPayload(connection: Connection, session: Session, header: Req
     replyError(connection, session, header, rejection ?? shuttingDown)
     return 'dropped'
   }
-  await budget.reserveBytes(lengthBytes)
+  await untilClosed(budget.reserveBytes(lengthBytes), connection.signal)
   try {
     return await connection.reader.readExactly(lengthBytes)
   } catch (error) {
     budget.releaseBytes(lengthBytes)
     throw error
   }
+}
+
+/**
+ * Wait for room, but not past the connection's end: if replies can no longer be flushed, the
+ * bytes they hold might never be released, and the loop must still see the close and unwind.
+ */
+function untilClosed(waiting: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(new StoreError('CLOSED', 'connection closed'))
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(new StoreError('CLOSED', 'connection closed'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    waiting.then(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, reject)
+  })
 }
 
 function dispatch(connection: Connection, session: Session, header: RequestHeader, payload: Buffer | undefined, budget: InFlightBudget): void {
