@@ -83,7 +83,7 @@ interface FioJob {
 }
 
 async function fio(args: string[]): Promise<{ code: number | null; jobs: FioJob[]; output: string }> {
-  const result = await runTool('fio', [...args, '--output-format=json'], { timeoutMs: 120_000 })
+  const result = await runTool('fio', [...args, '--output-format=json', '--verify_state_save=0'], { timeoutMs: 120_000 })
   const start = result.stdout.indexOf('{')
   const parsed = start < 0 ? { jobs: [] } : JSON.parse(result.stdout.slice(start))
   return { code: result.code, jobs: parsed.jobs as FioJob[], output: result.stdout + result.stderr }

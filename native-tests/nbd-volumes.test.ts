@@ -82,6 +82,7 @@ t.test('fio verify=crc32c on an encrypted volume, two connections', { skip: skip
   const result = await runTool('fio', [
     '--name=verify', '--ioengine=nbd', `--uri=${tcp(volume.exportName)}`, '--rw=randwrite', '--bs=4k', '--iodepth=32',
     '--size=16M', '--numjobs=2', '--offset_increment=64M', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1',
+    '--verify_state_save=0', // fio would leave *-verify.state files in the working directory
   ], { timeoutMs: 120_000 })
   t.equal(result.code, 0, result.stdout + result.stderr)
   t.match(result.stdout, /err= 0/)
