@@ -1,8 +1,11 @@
 // The S3 front-end on the wire, with requests no client library would send: anonymous ones,
 // wrong payload hashes, bad checksums, Expect: 100-continue, unsupported subresources, HEAD
 // errors, virtual-host addressing. Each refusal must leave nothing committed.
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { crc32 as zlibCrc32 } from 'node:zlib'
 import t, { type Test } from 'tap'
+import { deriveSigningKey, type ChunkSigningContext } from './auth/index.ts'
+import { encodeAwsChunkedToBuffer } from './chunked/index.ts'
 import { startTestS3, testBackends, type TestBackend } from './testing/harness.ts'
 import { errorCode, rawRequest as rawRequestAs, type RawRequestOptions } from './testing/raw.ts'
 
@@ -123,5 +126,66 @@ async function wireBehaviour(t: Test, backend: TestBackend): Promise<void> {
     t.equal(errorCode((await put('/wire/sse', 'x', { headers: { 'x-amz-server-side-encryption': 'aws:kms' } })).body), 'NotImplemented')
     t.equal(errorCode((await put('/wire/acl', 'x', { headers: { 'x-amz-acl': 'public-read' } })).body), 'AccessControlListNotSupported')
     t.equal((await put('/wire/acl', 'x', { headers: { 'x-amz-acl': 'private' } })).status, 200)
+  })
+}
+
+/** The chunk-signing context a server derives from a header-signed request (what a signing client holds). */
+function chunkSigningOf(headers: Record<string, string>, secretKey: string): ChunkSigningContext {
+  const authorization = headers.authorization ?? ''
+  const credential = /Credential=([^,]+)/.exec(authorization)?.[1] ?? ''
+  const [, date = '', region = '', service = ''] = credential.split('/')
+  return {
+    signingKey: deriveSigningKey(secretKey, date, region, service),
+    amzDate: headers['x-amz-date'] ?? '',
+    scope: credential.split('/').slice(1).join('/'),
+    seedSignature: /Signature=([0-9a-f]{64})/.exec(authorization)?.[1] ?? '',
+  }
+}
+
+for (const backend of testBackends) {
+  t.test(`aws-chunked bodies with signed chunks and trailers (${backend} objects layer)`, async (t) => {
+    const s3 = await startTestS3(t, { backend })
+    const rawRequest = (url: string, options: RawRequestOptions) => rawRequestAs(url, { accessKeyId: s3.accessKeyId, secretKey: s3.secretAccessKey, ...options })
+    t.equal((await rawRequest(s3.url, { method: 'PUT', path: '/chunked' })).status, 200)
+    const data = randomBytes(200_000)
+    const crc32 = Buffer.alloc(4)
+    crc32.writeUInt32BE(zlibCrc32(data) >>> 0)
+    const put = (key: string, mode: 'streaming-signed' | 'streaming-signed-trailer', tamper: boolean, trailerValue = crc32.toString('base64')) =>
+      rawRequest(s3.url, {
+        method: 'PUT',
+        path: `/chunked/${key}`,
+        payloadHash: mode === 'streaming-signed' ? 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' : 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+        headers: {
+          'content-encoding': 'aws-chunked,gzip',
+          'x-amz-decoded-content-length': String(data.length),
+          ...(mode === 'streaming-signed-trailer' ? { 'x-amz-trailer': 'x-amz-checksum-crc32' } : {}),
+        },
+        encodeBody: (headers) => {
+          const encoded = encodeAwsChunkedToBuffer(data, {
+            mode,
+            signing: chunkSigningOf(headers, s3.secretAccessKey),
+            chunkSizeBytes: 64 * 1024,
+            ...(mode === 'streaming-signed-trailer' ? { trailers: [['x-amz-checksum-crc32', trailerValue]] as const } : {}),
+          })
+          if (tamper) encoded[1000] = (encoded[1000] ?? 0) ^ 1 // inside the first chunk's data
+          return encoded
+        },
+      })
+    for (const mode of ['streaming-signed', 'streaming-signed-trailer'] as const) {
+      const stored = await put(mode, mode, false)
+      t.equal(stored.status, 200, `${mode}: ${stored.body}`)
+      const head = await rawRequest(s3.url, { method: 'HEAD', path: `/chunked/${mode}` })
+      t.equal(head.headers['content-length'], String(data.length), 'the decoded length is stored, not the framing')
+      t.equal(head.headers['content-encoding'], 'gzip', 'aws-chunked is removed from the stored Content-Encoding')
+      t.equal(head.headers.etag, `"${createHash('md5').update(data).digest('hex')}"`, 'the ETag is the MD5 of the decoded data')
+      const tampered = await put(`${mode}-tampered`, mode, true)
+      t.equal(tampered.status, 403)
+      t.equal(errorCode(tampered.body), 'SignatureDoesNotMatch')
+      t.equal((await rawRequest(s3.url, { method: 'HEAD', path: `/chunked/${mode}-tampered` })).status, 404, 'nothing is stored')
+    }
+    const badTrailer = await put('bad-trailer', 'streaming-signed-trailer', false, 'AAAAAA==')
+    t.equal(errorCode(badTrailer.body), 'BadDigest')
+    t.equal((await rawRequest(s3.url, { method: 'HEAD', path: '/chunked/bad-trailer' })).status, 404)
+    t.same(s3.bugs, [])
   })
 }

@@ -28,13 +28,15 @@ export interface RawRequestOptions {
   /** Send the body only after 100 Continue (Expect: 100-continue). */
   expectContinue?: boolean
   host?: string
+  /** Build the body from the signed headers (aws-chunked bodies chain from the request signature). */
+  encodeBody?: (signedHeaders: Record<string, string>) => Buffer
   accessKeyId?: string
   secretKey?: string
 }
 
 export async function rawRequest(url: string, options: RawRequestOptions): Promise<RawResponse> {
   const target = new URL(url)
-  const body = options.body === undefined ? Buffer.alloc(0) : Buffer.from(options.body)
+  let body: Buffer = options.body === undefined ? Buffer.alloc(0) : Buffer.from(options.body)
   const host = options.host ?? target.host
   const extraHeaders: Record<string, string> = { ...options.headers }
   if (options.expectContinue === true) extraHeaders.expect = '100-continue'
@@ -53,6 +55,7 @@ export async function rawRequest(url: string, options: RawRequestOptions): Promi
       host,
     })
     headers = signed.headers as Record<string, string>
+    if (options.encodeBody !== undefined) body = options.encodeBody(headers)
     path = signed.rawPath + (signed.rawQuery === '' ? '' : `?${signed.rawQuery}`)
   } else if (options.query !== undefined) {
     path += `?${new URLSearchParams(options.query).toString()}`
