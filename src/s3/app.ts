@@ -134,11 +134,20 @@ function createHandler(options: S3AppOptions, hostId: string) {
           state.continueSent = true
         },
       }
+      await checkExpectedBucketOwner(context, endpoint)
       return send(reply, await dispatch(context, endpoint), raw.method, options)
     } catch (error) {
       return sendError(request, reply, error, state, hostId, options)
     }
   }
+}
+
+/** x-amz-expected-bucket-owner: the request fails unless the bucket belongs to that account. */
+async function checkExpectedBucketOwner(context: S3Context, endpoint: Endpoint): Promise<void> {
+  const expected = headerValue(context.headers, 'x-amz-expected-bucket-owner')
+  if (expected === undefined || endpoint.kind === 'CreateBucket' || !('bucket' in endpoint) || endpoint.bucket === undefined) return
+  const info = await context.objects.headBucket(context.principal, endpoint.bucket)
+  if (info.owner !== expected.trim()) throw new S3Error('AccessDenied')
 }
 
 /** Lowercase names, repeated headers as arrays (what signing needs); built from rawHeaders where Node's getter is absent (light-my-request). */

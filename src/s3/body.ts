@@ -147,9 +147,15 @@ function entityTooLarge(maxBytes: number): S3Error {
 
 /** A whole small body (XML configuration), verified like any other; empty when none was sent. */
 export async function readSmallBody(context: S3Context, maxBytes: number = s3ApiLimits.xmlBodyMaxBytes): Promise<Buffer> {
-  const body = openBody(context, { maxBytes, requireLength: false })
-  const pieces: Buffer[] = []
-  for await (const piece of body.stream) pieces.push(Buffer.from(piece))
-  await body.digests()
-  return Buffer.concat(pieces)
+  try {
+    const body = openBody(context, { maxBytes, requireLength: false })
+    const pieces: Buffer[] = []
+    for await (const piece of body.stream) pieces.push(Buffer.from(piece))
+    await body.digests()
+    return Buffer.concat(pieces)
+  } catch (error) {
+    // For configuration documents AWS names the size error differently from object bodies.
+    if (error instanceof S3Error && error.code === 'EntityTooLarge') throw new S3Error('MaxMessageLengthExceeded', 'Your request was too big.', { cause: error })
+    throw error
+  }
 }

@@ -38,6 +38,7 @@ export const s3ErrorStatuses = {
   InvalidTag: 400,
   KeyTooLongError: 400,
   MalformedXML: 400,
+  MaxMessageLengthExceeded: 400,
   MetadataTooLarge: 400,
   MethodNotAllowed: 405,
   MissingRequestBodyError: 400,

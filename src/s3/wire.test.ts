@@ -122,6 +122,16 @@ async function wireBehaviour(t: Test, backend: TestBackend): Promise<void> {
     t.equal((await rawRequest(s3.url, { method: 'GET', path: '/wire/cond' })).body, 'three')
   })
 
+  t.test('x-amz-expected-bucket-owner and oversized configuration bodies', async (t) => {
+    t.equal((await rawRequest(s3.url, { method: 'GET', path: '/wire', headers: { 'x-amz-expected-bucket-owner': 'root' } })).status, 200)
+    const other = await rawRequest(s3.url, { method: 'GET', path: '/wire', headers: { 'x-amz-expected-bucket-owner': '111122223333' } })
+    t.equal(other.status, 403)
+    t.equal(errorCode(other.body), 'AccessDenied')
+    const huge = `<Tagging><TagSet>${'<Tag><Key>k</Key><Value>v</Value></Tag>'.repeat(120_000)}</TagSet></Tagging>`
+    const tooBig = await rawRequest(s3.url, { method: 'PUT', path: '/wire', query: { tagging: '' }, body: huge })
+    t.equal(errorCode(tooBig.body), 'MaxMessageLengthExceeded')
+  })
+
   t.test('unsupported request headers are refused, not ignored', async (t) => {
     t.equal(errorCode((await put('/wire/sse', 'x', { headers: { 'x-amz-server-side-encryption': 'aws:kms' } })).body), 'NotImplemented')
     t.equal(errorCode((await put('/wire/acl', 'x', { headers: { 'x-amz-acl': 'public-read' } })).body), 'AccessControlListNotSupported')
