@@ -29,7 +29,7 @@ t.test('volume and snapshot commands', async (t) => {
 
   const described = await cli('volume', 'describe', id)
   t.equal(described.code, 0, described.stderr)
-  t.match(described.stdout, new RegExp(`sudo nbd-client -N ${id} -b 4096 \\S+ \\d+ /dev/nbd0`))
+  t.match(described.stdout, new RegExp(`sudo nbd-client \\S+ \\d+ /dev/nbd0 -N ${id} -b 4096`))
   t.match(described.stdout, new RegExp(`URI: nbd://\\S+:\\d+/${id}`))
 
   t.match(await json('volume', 'modify', id, '--size', '2GiB'), { sizeBytes: 2 * 2 ** 30 })

@@ -39,7 +39,7 @@ t.test('volume routes: create, describe with attach hints, list, modify, snapsho
   const created = await app.inject({ method: 'POST', url: '/admin/v1/volumes', headers, payload: { size: '10GiB', type: 'gp3', iops: 4000 } })
   t.equal(created.statusCode, 201)
   const volume = created.json()
-  t.match(volume, { sizeBytes: 10 * 2 ** 30, type: 'gp3', iops: 4000, throughputMiBps: 125, attach: { nbdUri: `nbd://127.0.0.1:10809/${volume.volumeId}`, nbdClientCommand: `sudo nbd-client -N ${volume.volumeId} -b 4096 127.0.0.1 10809 /dev/nbd0` } })
+  t.match(volume, { sizeBytes: 10 * 2 ** 30, type: 'gp3', iops: 4000, throughputMiBps: 125, attach: { nbdUri: `nbd://127.0.0.1:10809/${volume.volumeId}`, nbdClientCommand: `sudo nbd-client 127.0.0.1 10809 /dev/nbd0 -N ${volume.volumeId} -b 4096` } })
   t.match((await app.inject({ method: 'GET', url: `/admin/v1/volumes/${volume.volumeId}`, headers })).json(), { volumeId: volume.volumeId, state: 'available' })
   t.match((await app.inject({ method: 'GET', url: '/admin/v1/volumes', headers })).json(), { volumes: [{ volumeId: volume.volumeId }] })
 

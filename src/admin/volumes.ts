@@ -106,7 +106,7 @@ export function attachHints(volume: VolumeInfo, target: NbdTarget | undefined) {
   return {
     exportName: volume.exportName,
     nbdUri: uri,
-    nbdClientCommand: `sudo nbd-client -N ${volume.exportName} -b 4096 ${target.host} ${target.port} /dev/nbd0`,
+    nbdClientCommand: `sudo nbd-client ${target.host} ${target.port} /dev/nbd0 -N ${volume.exportName} -b 4096`,
     nbdfuseCommand: `nbdfuse /tmp/${volume.exportName} ${uri}`,
     qemuDrive: `-drive file=${uri},format=raw,if=virtio`,
   }

@@ -157,7 +157,7 @@ async function attachLines(s: Session, volume: JsonValue): Promise<string> {
     const match = typeof listener === 'string' ? /^nbd:\/\/(\[[^\]]+\]|[^:/]+):(\d+)/.exec(listener) : null
     if (match === null) return `Attach: the server has no NBD listener reported; export name ${id}\n`
     const host = match[1]!.replace(/^\[|\]$/g, '')
-    attach = { nbdUri: `nbd://${match[1]}:${match[2]}/${id}`, nbdClientCommand: `sudo nbd-client -N ${id} -b 4096 ${host} ${match[2]} /dev/nbd0` }
+    attach = { nbdUri: `nbd://${match[1]}:${match[2]}/${id}`, nbdClientCommand: `sudo nbd-client ${host} ${match[2]} /dev/nbd0 -N ${id} -b 4096` }
   }
   return `\nAttach it over NBD:\n  ${text(field(attach, 'nbdClientCommand'))}\n  URI: ${text(field(attach, 'nbdUri'))}\n`
 }
