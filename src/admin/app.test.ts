@@ -30,6 +30,17 @@ async function build(engine: AdminEngine, overrides: Partial<AdminOptions> = {})
 
 const idleEngine: AdminEngine = { info: async () => ({ dataDir: '/tmp/x' }) }
 
+t.test('health answers 503 starting until every listener is bound', async (t) => {
+  let starting = true
+  const { app } = await build(idleEngine, { isStarting: () => starting })
+  t.teardown(() => app.close())
+  const early = await app.inject({ method: 'GET', url: '/health' })
+  t.equal(early.statusCode, 503)
+  t.match(early.json(), { status: 'starting' })
+  starting = false
+  t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200)
+})
+
 t.test('health answers ok, then 503 while shutting down', async (t) => {
   const { app, clock, stop } = await build(idleEngine)
   t.teardown(() => app.close())

@@ -1,5 +1,6 @@
 // The admin API as an encapsulated fastify plugin:
-//   GET  /health             200 {status:'ok',...}; 503 {status:'shutting-down',...} once stopping
+//   GET  /health             200 {status:'ok',...}; 503 {status:'starting'|'shutting-down',...}
+//                            until every listener is bound / once stopping
 //   GET  /metrics            Prometheus text format (unauthenticated, like most exporters)
 //   GET  /admin/v1/info      server and store information            (HTTP Basic, root keys)
 //   POST /admin/v1/scrub     verify every chunk now                   (HTTP Basic, root keys)
@@ -55,6 +56,8 @@ export interface AdminOptions {
   clock: Clock
   startedAtMs: number
   isShuttingDown: () => boolean
+  /** True until every listener is bound: /health answers 503 "starting" meanwhile. */
+  isStarting?: () => boolean
   /** Listener name -> URL or state, shown by /admin/v1/info. */
   listeners: () => JsonObject
   /** Aborted by main/ when the shutdown grace period ends. */
@@ -79,7 +82,7 @@ export async function adminPlugin(app: FastifyInstance, options: AdminOptions): 
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ error: 'no such route' }))
 
   app.get('/health', { schema: healthSchema }, async (_request, reply) => {
-    const status = options.isShuttingDown() ? 'shutting-down' : 'ok'
+    const status = options.isShuttingDown() ? 'shutting-down' : options.isStarting?.() === true ? 'starting' : 'ok'
     reply.header('cache-control', 'no-store')
     return reply.code(status === 'ok' ? 200 : 503).send({ status, version: options.version, uptimeSeconds: uptimeSeconds() })
   })

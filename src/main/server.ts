@@ -69,7 +69,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const credentials = await rootCredentials(config, fromEnv, world, options, logger)
     // The objects layer answers SigV4 lookups of the root access key with these.
     engine.objects?.setRootCredentials({ accessKeyId: credentials.accessKey, secretKey: credentials.secretKey })
-    const state = { shuttingDown: false }
+    const state = { shuttingDown: false, starting: true }
     const shutdownController = new AbortController()
     let adminUrl = addressUrl(config.adminAddress)
     const boundUrls: JsonObject = {}
@@ -83,6 +83,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger.info({ listener: name.replace(/-address$/, ''), address: formatAddress(address) }, `${name.replace(/-address$/, '')} listener not implemented yet (${formatAddress(address)} not bound)`)
     }
     nbd = await startNbd({ config, logger, engine, io: world.io, onBug: options.onBug, boundUrls })
+    state.starting = false // /health turns 200 only now, so a client that saw it finds every listener
     return { adminUrl, engine, stop: stopper({ app, s3, nbd, engine, state, shutdownController, logger, graceMs: options.shutdownGraceMs ?? shutdownGraceMs }) }
   } catch (error) {
     await nbd?.close({ graceMs: 0 }).catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the NBD listeners failed'))
@@ -112,7 +113,7 @@ interface S3Parts {
   logger: Logger
   engine: Engine
   world: EngineWorld
-  state: { shuttingDown: boolean }
+  state: { shuttingDown: boolean; starting: boolean }
   shutdownSignal: AbortSignal
   onBug: (error: Error) => void
   boundUrls: JsonObject
@@ -206,7 +207,7 @@ interface AdminAppParts {
   logger: Logger
   engine: Engine
   credentials: RootCredentials
-  state: { shuttingDown: boolean }
+  state: { shuttingDown: boolean; starting: boolean }
   shutdownSignal: AbortSignal
   startedAtMs: number
   world: EngineWorld
@@ -245,6 +246,7 @@ async function buildAdminApp(parts: AdminAppParts): Promise<FastifyInstance> {
     clock: world.clock,
     startedAtMs,
     isShuttingDown: () => state.shuttingDown,
+    isStarting: () => state.starting,
     listeners: () => ({ ...listenerTable(config, adminUrl()), ...boundUrls }),
     shutdownSignal,
     onBug,
@@ -287,7 +289,7 @@ interface StopParts {
   s3: RunningS3 | undefined
   nbd: NbdServer | undefined
   engine: Engine
-  state: { shuttingDown: boolean }
+  state: { shuttingDown: boolean; starting: boolean }
   shutdownController: AbortController
   logger: Logger
   graceMs: number
