@@ -270,3 +270,12 @@ t.test('the HTTP Date header dates a request without x-amz-date, and must then b
   t.equal(verified.chunkSigning.amzDate, '20130524T000000Z')
   await t.rejects(verifier.verify(sign(['host', 'x-amz-content-sha256'])), { code: 'AccessDenied', details: { HeadersNotSigned: 'date' } })
 })
+
+t.test('Signature Version 2 gets AWS answer for SigV4-only regions, header and presigned', async (t) => {
+  const { verifier } = verifierFor(s3DocsContext)
+  const message = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.'
+  const header: SigV4Request = { method: 'GET', rawPath: '/bucket/key', rawQuery: '', headers: { host: ['s3.example'], authorization: ['AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg='] } }
+  await t.rejects(verifier.verify(header), { code: 'InvalidRequest', status: 400, message })
+  const presigned: SigV4Request = { method: 'GET', rawPath: '/bucket/key', rawQuery: 'AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1700000000&Signature=abc%3D', headers: { host: ['s3.example'] } }
+  await t.rejects(verifier.verify(presigned), { code: 'InvalidRequest', status: 400, message })
+})

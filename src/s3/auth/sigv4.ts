@@ -92,6 +92,19 @@ export function detectAuthKind(request: Pick<SigV4Request, 'headers' | 'rawQuery
   return hasQuery ? 'presigned' : 'anonymous'
 }
 
+/**
+ * Signature Version 2 (`Authorization: AWS key:sig`, or `AWSAccessKeyId=...&Signature=...` in a
+ * presigned URL; boto3 before 1.36 presigns this way by default) gets AWS's own answer for
+ * regions that only take SigV4, instead of a confusing SigV4 parse error.
+ */
+function rejectSignatureVersion2(request: Pick<SigV4Request, 'headers' | 'rawQuery'>, kind: AuthKind): void {
+  const header = headerValue(request.headers, 'authorization') ?? ''
+  const version2 = kind === 'header' ? /^AWS [^\s:]+:/.test(header) : !/(?:^|&)X-Amz-Algorithm=/.test(request.rawQuery) && /(?:^|&)AWSAccessKeyId=/.test(request.rawQuery)
+  if (version2) {
+    throw new S3AuthError('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
+  }
+}
+
 export function createSigV4Verifier(options: SigV4VerifierOptions): SigV4Verifier {
   const service = options.service ?? 's3'
   const signingKeys = new SigningKeyCache(s3RequestLimits.signingKeyCacheEntriesMax)
@@ -99,6 +112,7 @@ export function createSigV4Verifier(options: SigV4VerifierOptions): SigV4Verifie
   async function verify(request: SigV4Request): Promise<SigV4Verified> {
     const kind = detectAuthKind(request)
     if (kind === 'anonymous') throw new S3AuthError('AccessDenied', 'Access Denied')
+    rejectSignatureVersion2(request, kind)
     const query = parseRawQuery(request.rawQuery)
     const parsed = kind === 'header' ? parseAuthorizationHeader(headerValue(request.headers, 'authorization') ?? '', request.headers) : parsePresignedQuery(query)
     checkScope(parsed, service, options.region)
