@@ -17,7 +17,7 @@ import { headKeyOf } from './head-key.ts'
 import type { SnapshotId, VolumeId } from './ids.ts'
 import { LiveVolume } from './live-volume.ts'
 import { ManifestReader } from './manifest.ts'
-import { decodeSnapshotRecord, decodeVolumeRecord, domainOf, snapshotKey, volumeKey, type SnapshotRecord, type VolumeRecord } from './records.ts'
+import { decodeSnapshotRecord, decodeVolumeRecord, domainOf, sessionKey, snapshotKey, volumeKey, type SnapshotRecord, type VolumeRecord } from './records.ts'
 import type { SnapshotJob } from './snapshot-job.ts'
 import { VolumeThrottle, type ThrottleClock } from './throttle.ts'
 import { performanceOf } from './volume-types.ts'
@@ -160,7 +160,7 @@ export class VolumeContext {
       const map = await ExtentMap.load(this.meta, record.id, record.sizeBytes / volumeLimits.extentBytes)
       const throttle = new VolumeThrottle(performanceOf(record), this.options.throttleClock)
       this.#throttles.set(record.id, throttle)
-      return new LiveVolume({
+      const live = new LiveVolume({
         id: record.id,
         sizeBytes: record.sizeBytes,
         head,
@@ -171,6 +171,14 @@ export class VolumeContext {
         punchHole: this.options.punchHole ?? fallocatePunchHole,
         onBackgroundError: (error, what) => this.log('volume.background-error', { volumeId: record.id, what, message: (error as Error).message }),
       })
+      // The session marker says "open": found at open, the last session did not close cleanly.
+      if ((await this.meta.read((tx) => tx.get(sessionKey(record.id)))) !== undefined) {
+        const converted = await live.recoverUncleanShutdown()
+        this.log('volume.unclean-shutdown', { volumeId: record.id, extentsMadeZero: converted })
+      } else {
+        await this.meta.transact(async (tx) => tx.put(sessionKey(record.id), Buffer.alloc(0)))
+      }
+      return live
     } catch (error) {
       await head.close().catch(() => undefined)
       throw error
@@ -184,7 +192,10 @@ export class VolumeContext {
     this.#open.delete(id)
     this.#throttles.delete(id)
     const live = await opening.catch(() => undefined)
-    await live?.close()
+    if (live === undefined) return
+    await live.close()
+    // Closed cleanly: every state is durable and the head was fsynced by the last flush.
+    await this.meta.transact(async (tx) => tx.delete(sessionKey(id)))
   }
 
   openIds(): VolumeId[] {

@@ -3,7 +3,7 @@
 //
 // Each extent byte: bits 0-1 the state, bit 2 "dirty" (changed since the last snapshot).
 //   BASE (0)  the extent reads as the base snapshot's manifest says (chunk or zeroes); its head
-//             region has never been written (a hole). Fresh volumes are all BASE.
+//             region is a hole (but see LiveVolume.recoverUncleanShutdown). Fresh volumes are all BASE.
 //   DATA (1)  the head holds the extent.
 //   ZERO (2)  reads as zeroes; the head region may still hold old bytes (trimmed, not punched).
 //   HOLE (3)  reads as zeroes; the head region is a hole (punched).
@@ -13,7 +13,8 @@
 // committed). Rules that keep a crash safe:
 // - Dirty bits are write-ahead: markDirty() returns a promise that resolves once the bit is
 //   durable, and writers modify the head only after it resolved (so a snapshot after a crash
-//   never misses a change). Durable dirty is always a superset of live dirty.
+//   never misses a change). Durable dirty is always a superset of live dirty, except for a
+//   volume without a base snapshot, which uses markDirtyInMemory (see live-volume.ts).
 // - State changes reach `durable` only through flush: captureStates() records the states as of
 //   the flush's start, the head is fsynced, then persistStates() commits them. A state is never
 //   durable before the head bytes it depends on.
@@ -95,6 +96,12 @@ export class ExtentMap {
     if ((this.#durable[extent]! & dirtyBit) !== 0) return undefined
     this.#durable[extent]! |= dirtyBit
     return this.#pages.request(Math.floor(extent / pageExtents))
+  }
+
+  /** Mark live-dirty only (a volume without a base snapshot needs no durable dirty bits). */
+  markDirtyInMemory(extent: number): void {
+    assert(extent >= 0 && extent < this.#live.length, 'extent in range')
+    this.#live[extent]! |= dirtyBit
   }
 
   /** The snapshot instant: the live dirty extents (ascending), now clean in `live` (still durable-dirty). */

@@ -2,7 +2,9 @@
 //
 // Data: the head file (head.ts) holds DATA extents; BASE extents read from the base snapshot's
 // manifest (lazily hydrated into the head on first use); ZERO and HOLE extents read as zeroes
-// (extent-map.ts defines the states and their durability rules).
+// (extent-map.ts defines the states and their durability rules). After a crash, BASE (without
+// base data) and HOLE extents may hide unflushed bytes in the head: recoverUncleanShutdown()
+// turns them into ZERO before the volume serves I/O (docs/format/volumes.md 3.6).
 //
 // Contract (see src/volumes/api.ts): a write resolves when visible to every reader; flush()
 // makes every write that completed before it durable, whichever connection made it, and many
@@ -13,10 +15,14 @@
 //   durably dirty and not awaited by a running snapshot, exclusive otherwise.
 // - Before an extent a running snapshot still needs is modified, its old content is handed to
 //   the snapshot (copy-on-write), so a snapshot is the volume as of its freeze instant.
-// - An extent's dirty bit is durable before its head bytes change (ExtentMap.markDirty).
+// - An extent's dirty bit is durable before its head bytes change (ExtentMap.markDirty), once
+//   the volume has a base snapshot or one is being taken. Before its first snapshot a volume
+//   needs no dirty bits: that snapshot takes every extent that left BASE (all of them changed
+//   since the empty base), and a write whose state change was lost in a crash reads as BASE
+//   (zeroes) in the volume and in the snapshot alike.
 // - BASE is never re-entered: hydration, writes and trims only move extents out of it.
-// Never: read a BASE extent's head region; let a state reach the metadata before the head
-// bytes it depends on are fsynced.
+// Never: read a BASE extent's head region, or assume it is a hole after an unclean shutdown;
+// let a state reach the metadata before the head bytes it depends on are fsynced.
 import { assert, StoreError, volumeLimits, type ChunkId } from '../lib/index.ts'
 import type { ChunkStore } from '../chunk/index.ts'
 import type { AllocationExtent } from './api.ts'
@@ -149,9 +155,7 @@ export class LiveVolume {
       this.#checkRange(offsetBytes, data.length)
       await this.#parts.throttle.take(data.length, options.signal)
       const spans = spansOf(offsetBytes, data.length)
-      if (!(await this.#tryFastWrite(offsetBytes, data, spans))) {
-        for (const span of spans) await this.#writeSpan(span, data.subarray(span.requestOffsetBytes, span.requestOffsetBytes + span.lengthBytes))
-      }
+      if (!(await this.#tryFastWrite(offsetBytes, data, spans))) await this.#slowWrite(offsetBytes, data, spans)
       if (options.fua) await this.#flushes.request()
     })
   }
@@ -165,7 +169,11 @@ export class LiveVolume {
       this.#checkRange(offsetBytes, lengthBytes)
       // Keeping the range allocated means writing zeroes: no faster than a write.
       if (options.noHole && options.fastZero) throw new StoreError('NOT_IMPLEMENTED', 'zeroing without holes is not faster than writing', { subject: 'volume' })
-      for (const span of spansOf(offsetBytes, lengthBytes)) {
+      const spans = spansOf(offsetBytes, lengthBytes)
+      const changing: number[] = []
+      for (const span of spans) if (options.noHole || !(await this.#readsAsZero(span.extent))) changing.push(span.extent)
+      await this.#markDirtyAll(changing)
+      for (const span of spans) {
         if (options.signal.aborted) throw new StoreError('ABORTED', 'write zeroes aborted', { cause: options.signal.reason })
         await this.#zeroSpan(span, options.noHole)
       }
@@ -237,6 +245,27 @@ export class LiveVolume {
     return remote
   }
 
+  /**
+   * After a crash (the volume was not closed cleanly): a write that reached the head but whose
+   * state change was not flushed left bytes in a BASE or HOLE extent, which those states assume
+   * to be a hole. Such extents that read as zeroes become ZERO (zero-filled before a partial
+   * write), and the new states are made durable. BASE extents with base data are rewritten
+   * whole by hydration, so they stay.
+   */
+  async recoverUncleanShutdown(): Promise<number> {
+    const map = this.#parts.map
+    let converted = 0
+    for (let extent = 0; extent < this.extentCount; extent += 1) {
+      const state = map.state(extent)
+      if (state === extentStates.hole || (state === extentStates.base && (await this.#base.entry(extent)) === null)) {
+        map.setState(extent, extentStates.zero)
+        converted += 1
+      }
+    }
+    await map.persistStates(map.captureStates())
+    return converted
+  }
+
   /** Fetch one BASE extent into the head; true when it did. */
   hydrate(extent: number): Promise<boolean> {
     return this.#operation(() => this.#hydrateIfRemote(extent))
@@ -249,10 +278,14 @@ export class LiveVolume {
   freeze(frozen: FrozenExtents, everything: boolean): number[] {
     assert(this.#frozen === undefined, 'one snapshot at a time per volume')
     if (this.#closed) throw new StoreError('CLOSED', `volume ${this.id} is closed`, { subject: 'volume' })
+    const map = this.#parts.map
+    const baseless = this.#base.snapshotId === null
     this.#frozen = frozen
-    const dirty = this.#parts.map.takeDirty()
-    if (!everything) return dirty
-    return Array.from({ length: this.extentCount }, (_, extent) => extent)
+    const dirty = map.takeDirty()
+    if (everything) return Array.from({ length: this.extentCount }, (_, extent) => extent)
+    // Without a base every extent that left BASE changed since the (empty) base.
+    if (baseless) return Array.from({ length: this.extentCount }, (_, extent) => extent).filter((extent) => map.state(extent) !== extentStates.base)
+    return dirty
   }
 
   unfreeze(frozen: FrozenExtents): void {
@@ -293,16 +326,22 @@ export class LiveVolume {
     })
   }
 
-  /** Flush, then refuse further I/O and close the head. */
+  /**
+   * Refuse new I/O, let running requests finish, flush, and close the head. Rejects (after
+   * closing) when the final flush failed: then the volume did not close cleanly.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
-    await this.#flushes.request().catch(() => undefined)
     this.#closed = true
     await Promise.allSettled([...this.#running])
     await this.#punching
-    await this.#flushes.request().catch(() => undefined)
+    let failure: unknown
+    await this.#flushes.request().catch((error: unknown) => {
+      failure = error
+    })
     await this.#parts.map.settle()
     await this.#parts.head.close()
+    if (failure !== undefined) throw failure
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -372,9 +411,12 @@ export class LiveVolume {
       await head.write(offsetBytes, data)
       return
     }
+    // Read only the partial sectors at the edges; the middle is all new.
     const start = Math.floor(offsetBytes / sectorBytes) * sectorBytes
     const end = Math.ceil((offsetBytes + data.length) / sectorBytes) * sectorBytes
-    const sectors = await head.read(start, end - start)
+    const sectors = Buffer.allocUnsafe(end - start)
+    ;(await head.read(start, sectorBytes)).copy(sectors, 0)
+    if (end - sectorBytes > start) (await head.read(end - sectorBytes, sectorBytes)).copy(sectors, end - start - sectorBytes)
     data.copy(sectors, offsetBytes - start)
     await head.write(start, sectors)
   }
@@ -397,15 +439,36 @@ export class LiveVolume {
 
   #isFastExtent(extent: number): boolean {
     const map = this.#parts.map
-    return map.state(extent) === extentStates.data && map.isDirty(extent) && map.isDurablyDirty(extent) && this.#frozen?.isPending(extent) !== true
+    if (map.state(extent) !== extentStates.data || this.#frozen?.isPending(extent) === true) return false
+    return !this.#tracksDirty() || (map.isDirty(extent) && map.isDurablyDirty(extent))
   }
 
-  async #writeSpan(span: Span, data: Buffer): Promise<void> {
-    const release = await this.#locks.acquire(span.extent, true)
+  /** Dirty bits must be durable once there is a base snapshot or one is being taken (see the invariants). */
+  #tracksDirty(): boolean {
+    return this.#base.snapshotId !== null || this.#frozen !== undefined
+  }
+
+  /** Make the dirty bits of many extents durable in one round (before a multi-extent change). */
+  async #markDirtyAll(extents: Iterable<number>): Promise<void> {
+    if (!this.#tracksDirty()) return
+    const pending: Array<Promise<void>> = []
+    for (const extent of extents) {
+      const durable = this.#parts.map.markDirty(extent)
+      if (durable !== undefined) pending.push(durable)
+    }
+    await Promise.all(pending)
+  }
+
+  /** A write that changes extent states (or needs copy-on-write): its extents held exclusively. */
+  async #slowWrite(offsetBytes: number, data: Buffer, spans: Span[]): Promise<void> {
+    // One round of dirty bits for the whole request, not one per extent.
+    await this.#markDirtyAll(spans.map((span) => span.extent))
+    const first = spans[0]!.extent
+    const release = await this.#locks.acquireRange(first, first + spans.length - 1, true)
     try {
-      await this.#prepareForChange(span.extent, isFull(span))
-      await this.#writeHead(span.extent * extentBytes + span.startBytes, data)
-      this.#parts.map.setState(span.extent, extentStates.data)
+      for (const span of spans) await this.#prepareForChange(span.extent, isFull(span))
+      await this.#writeHead(offsetBytes, data)
+      for (const span of spans) this.#parts.map.setState(span.extent, extentStates.data)
     } finally {
       release()
     }
@@ -456,8 +519,12 @@ export class LiveVolume {
   async #prepareForChange(extent: number, overwritesAll: boolean): Promise<void> {
     const frozen = this.#frozen
     if (frozen?.isPending(extent) === true) await frozen.preserve(extent, await this.#extentContent(extent))
-    const durable = this.#parts.map.markDirty(extent)
-    if (durable !== undefined) await durable
+    if (this.#tracksDirty()) {
+      const durable = this.#parts.map.markDirty(extent)
+      if (durable !== undefined) await durable
+    } else {
+      this.#parts.map.markDirtyInMemory(extent)
+    }
     if (overwritesAll) return
     const state = this.#parts.map.state(extent)
     if (state === extentStates.base) {

@@ -5,6 +5,7 @@
 //   ('vol', 'snapshot', snapshotId)         snapshot record (JSON, version 1)
 //   ('vol', 'manifest', snapshotId, page)   one page of a snapshot's manifest (binary, manifest.ts)
 //   ('vol', 'hold', snapshotId, volumeId)   marker: the volume's data is relative to this snapshot
+//   ('vol', 'session', volumeId)            marker: the volume is open (left behind by a crash)
 //
 // Invariants: a volume record's baseSnapshotId names a snapshot with a hold marker for that
 // volume, and a snapshot with a hold is never purged (a user delete only marks it 'deleted').
@@ -29,6 +30,7 @@ export const manifestPageKey = (id: SnapshotId, page: number): Buffer => key('vo
 export const manifestPageRange = (id: SnapshotId): { gt: Buffer; lt: Buffer } => prefixRange('vol', 'manifest', id)
 export const holdKey = (snapshot: SnapshotId, volume: VolumeId): Buffer => key('vol', 'hold', snapshot, volume)
 export const holdRange = (snapshot: SnapshotId): { gt: Buffer; lt: Buffer } => prefixRange('vol', 'hold', snapshot)
+export const sessionKey = (volume: VolumeId): Buffer => key('vol', 'session', volume)
 
 export type VolumeState = 'available' | 'deleting'
 

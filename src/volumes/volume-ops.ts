@@ -13,7 +13,7 @@ import { HeadFile } from './head.ts'
 import { headKeyOf } from './head-key.ts'
 import { newVolumeId, parseSnapshotId, type SnapshotId, type VolumeId } from './ids.ts'
 import { volumeInfo, type AttachmentInfo, type HydrationInfo, type VolumeInfo } from './info.ts'
-import { decodeVolumeRecord, encodeVolumeRecord, extentPageRange, holdKey, volumeKey, volumeRange, type VolumeRecord } from './records.ts'
+import { decodeVolumeRecord, encodeVolumeRecord, extentPageRange, holdKey, sessionKey, volumeKey, volumeRange, type VolumeRecord } from './records.ts'
 import { purgeIfUnheld } from './snapshot-purge.ts'
 import { startHydration } from './hydrator.ts'
 import { parseVolumeType, performanceOf, typeTakes, validateVolumeSpec, type VolumeSpec } from './volume-types.ts'
@@ -221,6 +221,7 @@ export async function finishDeletingVolume(context: VolumeContext, record: Volum
   }
   await meta.transact(async (tx) => {
     tx.delete(volumeKey(record.id))
+    tx.delete(sessionKey(record.id))
     if (record.baseSnapshotId !== null) tx.delete(holdKey(record.baseSnapshotId, record.id))
   })
   await io.unlink(context.headPath(record.id)).catch((error: unknown) => {
