@@ -21,6 +21,7 @@
 // Concurrent requests to persist pages share commits (one transaction per round).
 import { assert, volumeLimits } from '../lib/index.ts'
 import { decodeKey, encodeRecord, recordBody, scanAll, type MetaStore, type WriteTx } from '../meta/index.ts'
+import { ExtentSet } from './extent-set.ts'
 import { GroupCommit } from './group-commit.ts'
 import type { VolumeId } from './ids.ts'
 import { extentPageKey, extentPageRange } from './records.ts'
@@ -105,13 +106,13 @@ export class ExtentMap {
   }
 
   /** The snapshot instant: the live dirty extents (ascending), now clean in `live` (still durable-dirty). */
-  takeDirty(): number[] {
-    const taken: number[] = []
+  takeDirty(): ExtentSet {
     const live = this.#live
+    const taken = new ExtentSet(live.length)
     for (let extent = 0; extent < live.length; extent += 1) {
       if ((live[extent]! & dirtyBit) === 0) continue
       live[extent]! &= ~dirtyBit
-      taken.push(extent)
+      taken.add(extent)
     }
     return taken
   }
@@ -129,7 +130,7 @@ export class ExtentMap {
    * A snapshot holding these extents committed: clear their durable dirty bits unless they are
    * live-dirty again, writing the pages in the snapshot's own transaction.
    */
-  clearDurableDirty(tx: WriteTx, extents: readonly number[]): void {
+  clearDurableDirty(tx: WriteTx, extents: Iterable<number>): void {
     const pages = new Set<number>()
     for (const extent of extents) {
       if (extent >= this.#live.length || (this.#live[extent]! & dirtyBit) !== 0) continue

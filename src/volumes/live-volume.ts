@@ -27,6 +27,7 @@ import { assert, StoreError, volumeLimits, type ChunkId } from '../lib/index.ts'
 import type { ChunkStore } from '../chunk/index.ts'
 import type { AllocationExtent } from './api.ts'
 import { extentStates, type ExtentMap, type ExtentState } from './extent-map.ts'
+import { ExtentSet } from './extent-set.ts'
 import { GroupCommit } from './group-commit.ts'
 import type { HeadFile, HolePuncher } from './head.ts'
 import type { VolumeId } from './ids.ts'
@@ -254,10 +255,19 @@ export class LiveVolume {
    */
   async recoverUncleanShutdown(): Promise<number> {
     const map = this.#parts.map
+    const pageExtents = volumeLimits.manifestPageExtents
     let converted = 0
-    for (let extent = 0; extent < this.extentCount; extent += 1) {
-      const state = map.state(extent)
-      if (state === extentStates.hole || (state === extentStates.base && (await this.#base.entry(extent)) === null)) {
+    for (let first = 0; first < this.extentCount; first += pageExtents) {
+      const last = Math.min(this.extentCount, first + pageExtents)
+      let entries: Awaited<ReturnType<ManifestReader['page']>> | null = null
+      for (let extent = first; extent < last; extent += 1) {
+        const state = map.state(extent)
+        if (state === extentStates.base) {
+          entries ??= (await this.#base.page(first / pageExtents)) ?? []
+          if ((entries[extent - first] ?? null) !== null) continue
+        } else if (state !== extentStates.hole) {
+          continue
+        }
         map.setState(extent, extentStates.zero)
         converted += 1
       }
@@ -275,16 +285,16 @@ export class LiveVolume {
    * The snapshot instant: install the copy-on-write hook and take the dirty extents (all
    * extents when `everything`). Synchronous, so no write is half-way through the switch.
    */
-  freeze(frozen: FrozenExtents, everything: boolean): number[] {
+  freeze(frozen: FrozenExtents, everything: boolean): ExtentSet {
     assert(this.#frozen === undefined, 'one snapshot at a time per volume')
     if (this.#closed) throw new StoreError('CLOSED', `volume ${this.id} is closed`, { subject: 'volume' })
     const map = this.#parts.map
     const baseless = this.#base.snapshotId === null
     this.#frozen = frozen
     const dirty = map.takeDirty()
-    if (everything) return Array.from({ length: this.extentCount }, (_, extent) => extent)
+    if (everything) return ExtentSet.where(this.extentCount, () => true)
     // Without a base every extent that left BASE changed since the (empty) base.
-    if (baseless) return Array.from({ length: this.extentCount }, (_, extent) => extent).filter((extent) => map.state(extent) !== extentStates.base)
+    if (baseless) return ExtentSet.where(this.extentCount, (extent) => map.state(extent) !== extentStates.base)
     return dirty
   }
 

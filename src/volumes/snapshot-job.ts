@@ -14,6 +14,7 @@
 import type { ChunkStore } from '../chunk/index.ts'
 import { StoreError, volumeLimits, type ChunkId, type KeyDomainId } from '../lib/index.ts'
 import type { MetaStore } from '../meta/index.ts'
+import type { ExtentSet } from './extent-set.ts'
 import type { SnapshotId } from './ids.ts'
 import type { FrozenExtents, LiveVolume } from './live-volume.ts'
 import { encodeManifestPage, manifestPageCount, manifestPageLength, type ManifestPage, type ManifestReader } from './manifest.ts'
@@ -38,7 +39,7 @@ export interface SnapshotJobResult {
   sizeBytes: number
   parentSnapshotId: SnapshotId | null
   /** The frozen extents: their durable dirty bits may be cleared once the snapshot commits. */
-  frozen: number[]
+  frozen: ExtentSet
   changedExtents: number
   dataExtents: number
   storedBytes: number
@@ -49,8 +50,8 @@ export class SnapshotJob implements FrozenExtents {
   readonly sizeBytes: number
   readonly #parts: SnapshotJobParts
   readonly #parent: ManifestReader
-  readonly #frozen: number[]
-  readonly #pending: Set<number>
+  readonly #frozen: ExtentSet
+  readonly #pending: ExtentSet
   readonly #results = new Map<number, Promise<ChunkId | null>>()
   #preservedBytes = 0
   #roomWaiters: Array<() => void> = []
@@ -67,10 +68,10 @@ export class SnapshotJob implements FrozenExtents {
     this.sizeBytes = parts.volume.sizeBytes
     this.#pageCount = manifestPageCount(parts.volume.extentCount)
     this.#frozen = parts.volume.freeze(this, parts.everything)
-    this.#pending = new Set(this.#frozen)
+    this.#pending = this.#frozen.copy()
   }
 
-  get frozenExtents(): readonly number[] {
+  get frozenExtents(): ExtentSet {
     return this.#frozen
   }
 
@@ -80,7 +81,7 @@ export class SnapshotJob implements FrozenExtents {
 
   /** 0..1: extents read plus pages written, over their totals. */
   get progress(): number {
-    return (this.#readExtents + this.#pagesDone) / (this.#frozen.length + this.#pageCount)
+    return (this.#readExtents + this.#pagesDone) / (this.#frozen.size + this.#pageCount)
   }
 
   isPending(extent: number): boolean {
@@ -110,14 +111,11 @@ export class SnapshotJob implements FrozenExtents {
   /** Hash and write every page; the volume stays frozen until the caller unfreezes it. */
   async run(): Promise<SnapshotJobResult> {
     let dataExtents = 0
-    let cursor = 0
     let batch: Array<{ page: number; entries: ManifestPage }> = []
     const extentCount = this.sizeBytes / extentBytes
     for (let page = 0; page < this.#pageCount; page += 1) {
       this.#checkAborted()
-      const pageEnd = Math.min(extentCount, (page + 1) * pageExtents)
-      const here: number[] = []
-      while (cursor < this.#frozen.length && this.#frozen[cursor]! < pageEnd) here.push(this.#frozen[cursor++]!)
+      const here = [...this.#frozen.range(page * pageExtents, Math.min(extentCount, (page + 1) * pageExtents))]
       await this.#readAll(here)
       const entries = await this.#pageEntries(page, manifestPageLength(page, extentCount), here)
       dataExtents += entries.reduce((count, id) => count + (id === null ? 0 : 1), 0)
@@ -132,7 +130,7 @@ export class SnapshotJob implements FrozenExtents {
       sizeBytes: this.sizeBytes,
       parentSnapshotId: this.#parent.snapshotId,
       frozen: this.#frozen,
-      changedExtents: this.#frozen.length,
+      changedExtents: this.#frozen.size,
       dataExtents,
       storedBytes: this.#storedBytes,
     }
