@@ -8,8 +8,9 @@
 // only what any sparse file reveals: which sectors were never written or were discarded.
 //
 // Contract: read() returns plaintext and reads past the end of the file as zeroes (a grow that
-// crashed between metadata and truncate); encrypted reads and writes are whole sectors (the
-// caller does read-modify-write under its extent lock). Nothing is durable before sync().
+// crashed between metadata and truncate); read()/write() of encrypted heads take whole
+// sectors, readAny()/writeAny()/zeroAny() any range (read-modify-write of the edge sectors: the
+// caller holds the extents exclusively). Nothing is durable before sync().
 // Never: write plaintext of an encrypted volume to the file.
 import { execFile } from 'node:child_process'
 import { dirname } from 'node:path'
@@ -109,6 +110,50 @@ export class HeadFile {
       await writeAll(this.#handle, zeroExtent.subarray(0, step), offsetBytes + done)
       done += step
     }
+  }
+
+  /** Plaintext of any range: encrypted heads read the covering sectors and slice them. */
+  async readAny(offsetBytes: number, lengthBytes: number): Promise<Buffer> {
+    if (this.#xtsKey === undefined) return this.read(offsetBytes, lengthBytes)
+    const start = Math.floor(offsetBytes / sectorBytes) * sectorBytes
+    const end = Math.ceil((offsetBytes + lengthBytes) / sectorBytes) * sectorBytes
+    const sectors = await this.read(start, end - start)
+    return sectors.subarray(offsetBytes - start, offsetBytes - start + lengthBytes)
+  }
+
+  /**
+   * Write plaintext to any range: unaligned encrypted writes read-modify-write their edge
+   * sectors (the caller holds the extents exclusively, so no other write races the merge).
+   */
+  async writeAny(offsetBytes: number, data: Buffer): Promise<void> {
+    if (this.#xtsKey === undefined || (offsetBytes % sectorBytes === 0 && data.length % sectorBytes === 0)) {
+      await this.write(offsetBytes, data)
+      return
+    }
+    const start = Math.floor(offsetBytes / sectorBytes) * sectorBytes
+    const end = Math.ceil((offsetBytes + data.length) / sectorBytes) * sectorBytes
+    const sectors = Buffer.allocUnsafe(end - start)
+    ;(await this.read(start, sectorBytes)).copy(sectors, 0)
+    if (end - sectorBytes > start) (await this.read(end - sectorBytes, sectorBytes)).copy(sectors, end - start - sectorBytes)
+    data.copy(sectors, offsetBytes - start)
+    await this.write(start, sectors)
+  }
+
+  /** Zero any range: zero bytes for whole sectors, read-modify-write at unaligned encrypted edges. */
+  async zeroAny(offsetBytes: number, lengthBytes: number): Promise<void> {
+    if (this.#xtsKey === undefined) {
+      await this.zeroRange(offsetBytes, lengthBytes)
+      return
+    }
+    const alignedStart = Math.ceil(offsetBytes / sectorBytes) * sectorBytes
+    const alignedEnd = Math.floor((offsetBytes + lengthBytes) / sectorBytes) * sectorBytes
+    if (alignedEnd <= alignedStart) {
+      await this.writeAny(offsetBytes, Buffer.alloc(lengthBytes))
+      return
+    }
+    if (alignedStart > offsetBytes) await this.writeAny(offsetBytes, Buffer.alloc(alignedStart - offsetBytes))
+    await this.zeroRange(alignedStart, alignedEnd - alignedStart)
+    if (offsetBytes + lengthBytes > alignedEnd) await this.writeAny(alignedEnd, Buffer.alloc(offsetBytes + lengthBytes - alignedEnd))
   }
 
   async sync(): Promise<void> {

@@ -26,13 +26,16 @@
 import { assert, StoreError, volumeLimits, type ChunkId } from '../lib/index.ts'
 import type { ChunkStore } from '../chunk/index.ts'
 import type { AllocationExtent } from './api.ts'
-import { extentStates, type ExtentMap, type ExtentState } from './extent-map.ts'
+import { extentStates, type ExtentMap } from './extent-map.ts'
 import { ExtentSet } from './extent-set.ts'
 import { GroupCommit } from './group-commit.ts'
 import type { HeadFile, HolePuncher } from './head.ts'
 import type { VolumeId } from './ids.ts'
-import { ExtentLocks, type Release } from './locks.ts'
+import { HoleReclaimer } from './hole-reclaimer.ts'
+import { isFullExtent, spansOf, type Span } from './spans.ts'
+import { ExtentLocks } from './locks.ts'
 import type { ManifestReader } from './manifest.ts'
+import { makeStaleExtentsZero, remoteExtentCount, remoteExtentsIn } from './base-scan.ts'
 import type { VolumeThrottle } from './throttle.ts'
 
 const extentBytes = volumeLimits.extentBytes
@@ -62,32 +65,6 @@ export interface LiveVolumeParts {
   onBackgroundError: (error: unknown, what: string) => void
 }
 
-interface Span {
-  extent: number
-  /** Offset of the span inside the extent, and its length. */
-  startBytes: number
-  lengthBytes: number
-  /** Offset of the span inside the request. */
-  requestOffsetBytes: number
-}
-
-/** Split [offset, offset + length) into per-extent spans. */
-function spansOf(offsetBytes: number, lengthBytes: number): Span[] {
-  const spans: Span[] = []
-  let at = offsetBytes
-  const end = offsetBytes + lengthBytes
-  while (at < end) {
-    const extent = Math.floor(at / extentBytes)
-    const startBytes = at - extent * extentBytes
-    const length = Math.min(extentBytes - startBytes, end - at)
-    spans.push({ extent, startBytes, lengthBytes: length, requestOffsetBytes: at - offsetBytes })
-    at += length
-  }
-  return spans
-}
-
-const isFull = (span: Span): boolean => span.lengthBytes === extentBytes
-
 export class LiveVolume {
   readonly id: VolumeId
   readonly #parts: LiveVolumeParts
@@ -96,9 +73,7 @@ export class LiveVolume {
   #sizeBytes: number
   #base: ManifestReader
   #frozen: FrozenExtents | undefined
-  #punchable = new Set<number>()
-  #punching: Promise<void> | undefined
-  #punchDisabled = false
+  readonly #reclaimer: HoleReclaimer
   readonly #running = new Set<Promise<unknown>>()
   #closed = false
 
@@ -109,6 +84,13 @@ export class LiveVolume {
     this.#sizeBytes = parts.sizeBytes
     this.#base = parts.base
     this.#flushes = new GroupCommit<never>(() => this.#flushRound())
+    this.#reclaimer = new HoleReclaimer({
+      locks: this.#locks,
+      map: parts.map,
+      headPath: parts.head.path,
+      punchHole: parts.punchHole,
+      onDisabled: (error) => parts.onBackgroundError(error, 'punch holes'),
+    })
   }
 
   get sizeBytes(): number {
@@ -222,58 +204,21 @@ export class LiveVolume {
   }
 
   /** BASE extents that still read from the base snapshot's chunks (not hydrated yet). */
-  async remoteExtentCount(): Promise<number> {
-    let count = 0
-    const pages = Math.ceil(this.extentCount / volumeLimits.manifestPageExtents)
-    for (let page = 0; page < pages; page += 1) count += (await this.remoteExtentsIn(page)).length
-    return count
+  remoteExtentCount(): Promise<number> {
+    return remoteExtentCount(this.#parts.map, this.#base, this.extentCount)
   }
 
   /** The remote (unhydrated) extents of one manifest page, ascending. */
-  async remoteExtentsIn(page: number): Promise<number[]> {
-    const map = this.#parts.map
-    const first = page * volumeLimits.manifestPageExtents
-    const last = Math.min(this.extentCount, first + volumeLimits.manifestPageExtents)
-    let anyBase = false
-    for (let extent = first; extent < last && !anyBase; extent += 1) anyBase = map.state(extent) === extentStates.base
-    if (!anyBase) return []
-    const entries = await this.#base.page(page)
-    if (entries === undefined) return []
-    const remote: number[] = []
-    for (let extent = first; extent < last; extent += 1) {
-      if (map.state(extent) === extentStates.base && (entries[extent - first] ?? null) !== null) remote.push(extent)
-    }
-    return remote
+  remoteExtentsIn(page: number): Promise<number[]> {
+    return remoteExtentsIn(this.#parts.map, this.#base, this.extentCount, page)
   }
 
   /**
-   * After a crash (the volume was not closed cleanly): a write that reached the head but whose
-   * state change was not flushed left bytes in a BASE or HOLE extent, which those states assume
-   * to be a hole. Such extents that read as zeroes become ZERO (zero-filled before a partial
-   * write), and the new states are made durable. BASE extents with base data are rewritten
-   * whole by hydration, so they stay.
+   * After a crash (the volume was not closed cleanly): BASE-without-data and HOLE extents may
+   * hide unflushed head bytes; they become ZERO, durably, before the volume serves I/O.
    */
-  async recoverUncleanShutdown(): Promise<number> {
-    const map = this.#parts.map
-    const pageExtents = volumeLimits.manifestPageExtents
-    let converted = 0
-    for (let first = 0; first < this.extentCount; first += pageExtents) {
-      const last = Math.min(this.extentCount, first + pageExtents)
-      let entries: Awaited<ReturnType<ManifestReader['page']>> | null = null
-      for (let extent = first; extent < last; extent += 1) {
-        const state = map.state(extent)
-        if (state === extentStates.base) {
-          entries ??= (await this.#base.page(first / pageExtents)) ?? []
-          if ((entries[extent - first] ?? null) !== null) continue
-        } else if (state !== extentStates.hole) {
-          continue
-        }
-        map.setState(extent, extentStates.zero)
-        converted += 1
-      }
-    }
-    await map.persistStates(map.captureStates())
-    return converted
+  recoverUncleanShutdown(): Promise<number> {
+    return makeStaleExtentsZero(this.#parts.map, this.#base, this.extentCount)
   }
 
   /** Fetch one BASE extent into the head; true when it did. */
@@ -344,7 +289,7 @@ export class LiveVolume {
     if (this.#closed) return
     this.#closed = true
     await Promise.allSettled([...this.#running])
-    await this.#punching
+    await this.#reclaimer.stop()
     let failure: unknown
     await this.#flushes.request().catch((error: unknown) => {
       failure = error
@@ -399,36 +344,10 @@ export class LiveVolume {
       const last = spans[end - 1]!
       const offset = span.extent * extentBytes + span.startBytes
       const length = last.requestOffsetBytes + last.lengthBytes - span.requestOffsetBytes
-      const bytes = await this.#readHead(offset, length)
+      const bytes = await this.#parts.head.readAny(offset, length)
       bytes.copy(out, span.requestOffsetBytes)
       index = end
     }
-  }
-
-  /** Plaintext head bytes; encrypted heads are read in whole sectors and sliced. */
-  async #readHead(offsetBytes: number, lengthBytes: number): Promise<Buffer> {
-    if (!this.encrypted) return this.#parts.head.read(offsetBytes, lengthBytes)
-    const start = Math.floor(offsetBytes / sectorBytes) * sectorBytes
-    const end = Math.ceil((offsetBytes + lengthBytes) / sectorBytes) * sectorBytes
-    const sectors = await this.#parts.head.read(start, end - start)
-    return sectors.subarray(offsetBytes - start, offsetBytes - start + lengthBytes)
-  }
-
-  /** Write plaintext into the head; unaligned encrypted writes read-modify-write their sectors. */
-  async #writeHead(offsetBytes: number, data: Buffer): Promise<void> {
-    const head = this.#parts.head
-    if (!this.encrypted || (offsetBytes % sectorBytes === 0 && data.length % sectorBytes === 0)) {
-      await head.write(offsetBytes, data)
-      return
-    }
-    // Read only the partial sectors at the edges; the middle is all new.
-    const start = Math.floor(offsetBytes / sectorBytes) * sectorBytes
-    const end = Math.ceil((offsetBytes + data.length) / sectorBytes) * sectorBytes
-    const sectors = Buffer.allocUnsafe(end - start)
-    ;(await head.read(start, sectorBytes)).copy(sectors, 0)
-    if (end - sectorBytes > start) (await head.read(end - sectorBytes, sectorBytes)).copy(sectors, end - start - sectorBytes)
-    data.copy(sectors, offsetBytes - start)
-    await head.write(start, sectors)
   }
 
   /** The fast path: every extent DATA, durably dirty and not awaited by a snapshot; aligned if encrypted. */
@@ -476,8 +395,8 @@ export class LiveVolume {
     const first = spans[0]!.extent
     const release = await this.#locks.acquireRange(first, first + spans.length - 1, true)
     try {
-      for (const span of spans) await this.#prepareForChange(span.extent, isFull(span))
-      await this.#writeHead(offsetBytes, data)
+      for (const span of spans) await this.#prepareForChange(span.extent, isFullExtent(span))
+      await this.#parts.head.writeAny(offsetBytes, data)
       for (const span of spans) this.#parts.map.setState(span.extent, extentStates.data)
     } finally {
       release()
@@ -490,35 +409,18 @@ export class LiveVolume {
     try {
       const alreadyZero = await this.#readsAsZero(span.extent)
       if (alreadyZero && !noHole) return
-      await this.#prepareForChange(span.extent, isFull(span) && !noHole)
+      await this.#prepareForChange(span.extent, isFullExtent(span) && !noHole)
       const offset = span.extent * extentBytes + span.startBytes
-      if (isFull(span) && !noHole) {
+      if (isFullExtent(span) && !noHole) {
         // Whole extents are zeroed in the map; the hole is punched after the state is durable.
         map.setState(span.extent, extentStates.zero)
         return
       }
-      await this.#zeroHead(offset, span.lengthBytes)
+      await this.#parts.head.zeroAny(offset, span.lengthBytes)
       map.setState(span.extent, extentStates.data)
     } finally {
       release()
     }
-  }
-
-  /** Zero head bytes: raw zero sectors (they read as zeroes encrypted or not), RMW at unaligned edges. */
-  async #zeroHead(offsetBytes: number, lengthBytes: number): Promise<void> {
-    if (!this.encrypted) {
-      await this.#parts.head.zeroRange(offsetBytes, lengthBytes)
-      return
-    }
-    const alignedStart = Math.ceil(offsetBytes / sectorBytes) * sectorBytes
-    const alignedEnd = Math.floor((offsetBytes + lengthBytes) / sectorBytes) * sectorBytes
-    if (alignedEnd <= alignedStart) {
-      await this.#writeHead(offsetBytes, Buffer.alloc(lengthBytes))
-      return
-    }
-    if (alignedStart > offsetBytes) await this.#writeHead(offsetBytes, Buffer.alloc(alignedStart - offsetBytes))
-    await this.#parts.head.zeroRange(alignedStart, alignedEnd - alignedStart)
-    if (offsetBytes + lengthBytes > alignedEnd) await this.#writeHead(alignedEnd, Buffer.alloc(offsetBytes + lengthBytes - alignedEnd))
   }
 
   /**
@@ -592,54 +494,6 @@ export class LiveVolume {
       map.recapture(captured)
       throw error
     }
-    for (const [extent, state] of captured) if (state === extentStates.zero) this.#punchable.add(extent)
-    if (this.#punchable.size > 0 && !this.#punchDisabled && this.#punching === undefined && !this.#closed) {
-      this.#punching = this.#punchHoles().finally(() => {
-        this.#punching = undefined
-      })
-    }
-  }
-
-  /** Free the head space of durable ZERO extents, run by run; they become HOLE. */
-  async #punchHoles(): Promise<void> {
-    while (this.#punchable.size > 0 && !this.#closed) {
-      const extents = [...this.#punchable].sort((a, b) => a - b)
-      this.#punchable = new Set()
-      let index = 0
-      while (index < extents.length) {
-        let end = index + 1
-        while (end < extents.length && extents[end] === extents[end - 1]! + 1 && end - index < 256) end += 1
-        await this.#punchRun(extents[index]!, extents[end - 1]!)
-        index = end
-      }
-    }
-  }
-
-  async #punchRun(first: number, last: number): Promise<void> {
-    const map = this.#parts.map
-    const release = await this.#locks.acquireRange(first, last, true)
-    try {
-      // Punch only what is still ZERO; a write may have claimed an extent meanwhile.
-      let at = first
-      while (at <= last) {
-        if (map.state(at) !== extentStates.zero) {
-          at += 1
-          continue
-        }
-        let end = at
-        while (end + 1 <= last && map.state(end + 1) === extentStates.zero) end += 1
-        const punched = await this.#parts.punchHole(this.#parts.head.path, at * extentBytes, (end - at + 1) * extentBytes)
-        if (!punched) {
-          this.#punchDisabled = true
-          this.#punchable.clear()
-          this.#parts.onBackgroundError(new StoreError('NOT_IMPLEMENTED', 'cannot punch holes in the head file; trimmed space stays allocated'), 'punch holes')
-          return
-        }
-        for (let extent = at; extent <= end; extent += 1) map.setState(extent, extentStates.hole as ExtentState)
-        at = end + 1
-      }
-    } finally {
-      release()
-    }
+    this.#reclaimer.add([...captured].filter(([, state]) => state === extentStates.zero).map(([extent]) => extent))
   }
 }
