@@ -181,68 +181,66 @@ function hydrated(body: JsonValue): boolean {
   return state === undefined || state === null || state === 'hydrated'
 }
 
-async function volumeAction(action: string, positionals: string[], values: Values, s: Session): Promise<void> {
-  switch (action) {
-    case 'create': {
-      if (values.size === undefined && values.snapshot === undefined) throw new UsageError('--size is required (or --snapshot to restore one)')
-      const volume = await s.call('POST', '/volumes', compact({
-        size: sizeFlag(values, 'size'),
-        type: values.type as string | undefined,
-        iops: integerFlag(values, 'iops'),
-        throughput: integerFlag(values, 'throughput'),
-        encrypted: values.encrypted as boolean | undefined,
-        multiAttach: values['multi-attach'] as boolean | undefined,
-        snapshotId: values.snapshot as string | undefined,
-        eagerHydration: values.hydrate as boolean | undefined,
-        description: values.description as string | undefined,
-      }))
-      const id = text(field(volume, 'volumeId'))
-      const final = values.wait === true ? await waitWithProgress(s, `/volumes/${id}`, `hydrating ${id}`, hydrationPercent, hydrated) : volume
-      return showVolume(s, { ...(final as Body), attach: field(volume, 'attach') ?? null }, s.json ? undefined : `created ${id}`)
+type Action = (positionals: string[], values: Values, s: Session) => Promise<void>
+
+const volumeActions: Record<string, Action> = {
+  async create(positionals, values, s) {
+    if (values.size === undefined && values.snapshot === undefined) throw new UsageError('--size is required (or --snapshot to restore one)')
+    const volume = await s.call('POST', '/volumes', compact({
+      size: sizeFlag(values, 'size'),
+      type: values.type as string | undefined,
+      iops: integerFlag(values, 'iops'),
+      throughput: integerFlag(values, 'throughput'),
+      encrypted: values.encrypted as boolean | undefined,
+      multiAttach: values['multi-attach'] as boolean | undefined,
+      snapshotId: values.snapshot as string | undefined,
+      eagerHydration: values.hydrate as boolean | undefined,
+      description: values.description as string | undefined,
+    }))
+    const id = text(field(volume, 'volumeId'))
+    const final = values.wait === true ? await waitWithProgress(s, `/volumes/${id}`, `hydrating ${id}`, hydrationPercent, hydrated) : volume
+    return showVolume(s, { ...(final as Body), attach: field(volume, 'attach') ?? null }, s.json ? undefined : `created ${id}`)
+  },
+  async list(positionals, values, s) {
+    const list = field(await s.call('GET', '/volumes'), 'volumes')
+    const volumes = Array.isArray(list) ? list : []
+    if (s.json) return void s.context.stdout.write(`${JSON.stringify(volumes, null, 2)}\n`)
+    if (volumes.length === 0) return void s.context.stdout.write('no volumes\n')
+    const rows = [['VOLUME ID', 'SIZE', 'TYPE', 'IOPS', 'MIB/S', 'STATE', 'ENCRYPTED', 'SOURCE SNAPSHOT']]
+    for (const v of volumes) {
+      const performance = field(v, 'performance') ?? null
+      rows.push([text(field(v, 'volumeId')), bytes(field(v, 'sizeBytes')), text(field(v, 'type')), text(field(performance, 'baselineIops')), text(field(performance, 'baselineThroughputMiBps')), text(field(v, 'state')), text(field(v, 'encrypted')), text(field(v, 'sourceSnapshotId'))])
     }
-    case 'list': {
-      const list = field(await s.call('GET', '/volumes'), 'volumes')
-      const volumes = Array.isArray(list) ? list : []
-      if (s.json) return void s.context.stdout.write(`${JSON.stringify(volumes, null, 2)}\n`)
-      if (volumes.length === 0) return void s.context.stdout.write('no volumes\n')
-      const rows = [['VOLUME ID', 'SIZE', 'TYPE', 'IOPS', 'MIB/S', 'STATE', 'ENCRYPTED', 'SOURCE SNAPSHOT']]
-      for (const v of volumes) {
-        const performance = field(v, 'performance') ?? null
-        rows.push([text(field(v, 'volumeId')), bytes(field(v, 'sizeBytes')), text(field(v, 'type')), text(field(performance, 'baselineIops')), text(field(performance, 'baselineThroughputMiBps')), text(field(v, 'state')), text(field(v, 'encrypted')), text(field(v, 'sourceSnapshotId'))])
-      }
-      return void s.context.stdout.write(columns(rows))
-    }
-    case 'describe': {
-      const [id] = onePositional(positionals, 'volume id')
-      return showVolume(s, await s.call('GET', `/volumes/${encodeURIComponent(id!)}`))
-    }
-    case 'modify': {
-      const [id] = onePositional(positionals, 'volume id')
-      const multiAttach = values['multi-attach'] === true ? true : values['no-multi-attach'] === true ? false : undefined
-      const body = compact({ size: sizeFlag(values, 'size'), type: values.type as string | undefined, iops: integerFlag(values, 'iops'), throughput: integerFlag(values, 'throughput'), multiAttach, description: values.description as string | undefined })
-      if (Object.keys(body).length === 0) throw new UsageError('say what to change: --size, --type, --iops, --throughput, --multi-attach, --no-multi-attach or --description')
-      return showVolume(s, await s.call('PATCH', `/volumes/${encodeURIComponent(id!)}`, body), s.json ? undefined : `modified ${id} (connected clients see a new size on their next connection)`)
-    }
-    case 'delete': {
-      const [id] = onePositional(positionals, 'volume id')
-      await s.call('DELETE', `/volumes/${encodeURIComponent(id!)}${values.force === true ? '?force=true' : ''}`)
-      return void s.context.stdout.write(s.json ? `${JSON.stringify({ deleted: id })}\n` : `deleted ${id}\n`)
-    }
-    case 'clone': {
-      const [id] = onePositional(positionals, 'volume id')
-      const body = compact({ type: values.type as string | undefined, iops: integerFlag(values, 'iops'), throughput: integerFlag(values, 'throughput'), description: values.description as string | undefined })
-      const clone = await s.call('POST', `/volumes/${encodeURIComponent(id!)}/clone`, body)
-      return showVolume(s, clone, s.json ? undefined : `cloned ${id} into ${text(field(clone, 'volumeId'))}`)
-    }
-    case 'hydrate': {
-      const [id] = onePositional(positionals, 'volume id')
-      const started = await s.call('POST', `/volumes/${encodeURIComponent(id!)}/hydrate`)
-      const final = values.wait === true ? await waitWithProgress(s, `/volumes/${encodeURIComponent(id!)}`, `hydrating ${id}`, hydrationPercent, hydrated) : started
-      return showVolume(s, final)
-    }
-    default:
-      throw new UsageError(`unknown action "${action}"`)
-  }
+    return void s.context.stdout.write(columns(rows))
+  },
+  async describe(positionals, values, s) {
+    const [id] = onePositional(positionals, 'volume id')
+    return showVolume(s, await s.call('GET', `/volumes/${encodeURIComponent(id!)}`))
+  },
+  async modify(positionals, values, s) {
+    const [id] = onePositional(positionals, 'volume id')
+    const multiAttach = values['multi-attach'] === true ? true : values['no-multi-attach'] === true ? false : undefined
+    const body = compact({ size: sizeFlag(values, 'size'), type: values.type as string | undefined, iops: integerFlag(values, 'iops'), throughput: integerFlag(values, 'throughput'), multiAttach, description: values.description as string | undefined })
+    if (Object.keys(body).length === 0) throw new UsageError('say what to change: --size, --type, --iops, --throughput, --multi-attach, --no-multi-attach or --description')
+    return showVolume(s, await s.call('PATCH', `/volumes/${encodeURIComponent(id!)}`, body), s.json ? undefined : `modified ${id} (connected clients see a new size on their next connection)`)
+  },
+  async delete(positionals, values, s) {
+    const [id] = onePositional(positionals, 'volume id')
+    await s.call('DELETE', `/volumes/${encodeURIComponent(id!)}${values.force === true ? '?force=true' : ''}`)
+    return void s.context.stdout.write(s.json ? `${JSON.stringify({ deleted: id })}\n` : `deleted ${id}\n`)
+  },
+  async clone(positionals, values, s) {
+    const [id] = onePositional(positionals, 'volume id')
+    const body = compact({ type: values.type as string | undefined, iops: integerFlag(values, 'iops'), throughput: integerFlag(values, 'throughput'), description: values.description as string | undefined })
+    const clone = await s.call('POST', `/volumes/${encodeURIComponent(id!)}/clone`, body)
+    return showVolume(s, clone, s.json ? undefined : `cloned ${id} into ${text(field(clone, 'volumeId'))}`)
+  },
+  async hydrate(positionals, values, s) {
+    const [id] = onePositional(positionals, 'volume id')
+    const started = await s.call('POST', `/volumes/${encodeURIComponent(id!)}/hydrate`)
+    const final = values.wait === true ? await waitWithProgress(s, `/volumes/${encodeURIComponent(id!)}`, `hydrating ${id}`, hydrationPercent, hydrated) : started
+    return showVolume(s, final)
+  },
 }
 
 const volumeFlags: FlagOptions = {
@@ -283,55 +281,51 @@ function showSnapshot(s: Session, snapshot: JsonValue, heading?: string): void {
   s.context.stdout.write(s.json ? `${JSON.stringify(snapshot, null, 2)}\n` : `${heading === undefined ? '' : `${heading}\n`}${renderTable(snapshot)}`)
 }
 
-async function snapshotAction(action: string, positionals: string[], values: Values, s: Session): Promise<void> {
-  switch (action) {
-    case 'create': {
-      const [volumeId] = onePositional(positionals, 'volume id')
-      const started = await s.call('POST', `/volumes/${encodeURIComponent(volumeId!)}/snapshots`, compact({ description: values.description as string | undefined }))
-      const id = text(field(started, 'snapshotId'))
-      if (values['no-wait'] === true) return showSnapshot(s, started, `started ${id}`)
-      const percentOf = (body: JsonValue): number => (typeof field(body, 'progressPercent') === 'number' ? (field(body, 'progressPercent') as number) : 0)
-      const final = await waitWithProgress(s, `/snapshots/${id}`, `snapshot ${id}`, percentOf, (body) => field(body, 'state') !== 'pending')
-      if (field(final, 'state') === 'error') throw new CommandFailed(`snapshot ${id} failed: ${text(field(final, 'error'))}`)
-      return showSnapshot(s, final, `created ${id}`)
-    }
-    case 'list': {
-      const query = values.volume === undefined ? '' : `?volumeId=${encodeURIComponent(values.volume as string)}`
-      const list = field(await s.call('GET', `/snapshots${query}`), 'snapshots')
-      const snapshots = Array.isArray(list) ? list : []
-      if (s.json) return void s.context.stdout.write(`${JSON.stringify(snapshots, null, 2)}\n`)
-      return void s.context.stdout.write(snapshots.length === 0 ? 'no snapshots\n' : snapshotRows(snapshots))
-    }
-    case 'describe': {
-      const [id] = onePositional(positionals, 'snapshot id')
-      return showSnapshot(s, await s.call('GET', `/snapshots/${encodeURIComponent(id!)}`))
-    }
-    case 'delete': {
-      const [id] = onePositional(positionals, 'snapshot id')
-      await s.call('DELETE', `/snapshots/${encodeURIComponent(id!)}`)
-      return void s.context.stdout.write(s.json ? `${JSON.stringify({ deleted: id })}\n` : `deleted ${id}\n`)
-    }
-    case 'diff': {
-      const [first, second] = onePositional(positionals, 'snapshot id', 2)
-      const query = [['startBlockIndex', integerFlag(values, 'start-block')], ['maxResults', integerFlag(values, 'max-results')]]
-        .filter(([, value]) => value !== undefined)
-        .map(([name, value]) => `${name}=${value}`)
-        .join('&')
-      const diff = await s.call('GET', `/snapshots/${encodeURIComponent(first!)}/changed-blocks/${encodeURIComponent(second!)}${query === '' ? '' : `?${query}`}`)
-      if (s.json) return void s.context.stdout.write(`${JSON.stringify(diff, null, 2)}\n`)
-      const ranges = field(diff, 'ranges')
-      const lines = (Array.isArray(ranges) ? ranges : []).map((range) => `  offset ${text(field(range, 'offsetBytes'))}  length ${text(field(range, 'lengthBytes'))} (${bytes(field(range, 'lengthBytes'))})`)
-      const count = field(diff, 'changedBlocks')
-      const next = field(diff, 'nextBlockIndex')
-      s.context.stdout.write(
-        `${text(count)} changed blocks of ${bytes(field(diff, 'blockSizeBytes'))} between ${first} and ${second}\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}` +
-          (next === null || next === undefined ? '' : `more: run again with --start-block ${text(next)}\n`),
-      )
-      return
-    }
-    default:
-      throw new UsageError(`unknown action "${action}"`)
-  }
+const snapshotActions: Record<string, Action> = {
+  async create(positionals, values, s) {
+    const [volumeId] = onePositional(positionals, 'volume id')
+    const started = await s.call('POST', `/volumes/${encodeURIComponent(volumeId!)}/snapshots`, compact({ description: values.description as string | undefined }))
+    const id = text(field(started, 'snapshotId'))
+    if (values['no-wait'] === true) return showSnapshot(s, started, `started ${id}`)
+    const percentOf = (body: JsonValue): number => (typeof field(body, 'progressPercent') === 'number' ? (field(body, 'progressPercent') as number) : 0)
+    const final = await waitWithProgress(s, `/snapshots/${id}`, `snapshot ${id}`, percentOf, (body) => field(body, 'state') !== 'pending')
+    if (field(final, 'state') === 'error') throw new CommandFailed(`snapshot ${id} failed: ${text(field(final, 'error'))}`)
+    return showSnapshot(s, final, `created ${id}`)
+  },
+  async list(positionals, values, s) {
+    const query = values.volume === undefined ? '' : `?volumeId=${encodeURIComponent(values.volume as string)}`
+    const list = field(await s.call('GET', `/snapshots${query}`), 'snapshots')
+    const snapshots = Array.isArray(list) ? list : []
+    if (s.json) return void s.context.stdout.write(`${JSON.stringify(snapshots, null, 2)}\n`)
+    return void s.context.stdout.write(snapshots.length === 0 ? 'no snapshots\n' : snapshotRows(snapshots))
+  },
+  async describe(positionals, values, s) {
+    const [id] = onePositional(positionals, 'snapshot id')
+    return showSnapshot(s, await s.call('GET', `/snapshots/${encodeURIComponent(id!)}`))
+  },
+  async delete(positionals, values, s) {
+    const [id] = onePositional(positionals, 'snapshot id')
+    await s.call('DELETE', `/snapshots/${encodeURIComponent(id!)}`)
+    return void s.context.stdout.write(s.json ? `${JSON.stringify({ deleted: id })}\n` : `deleted ${id}\n`)
+  },
+  async diff(positionals, values, s) {
+    const [first, second] = onePositional(positionals, 'snapshot id', 2)
+    const query = [['startBlockIndex', integerFlag(values, 'start-block')], ['maxResults', integerFlag(values, 'max-results')]]
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => `${name}=${value}`)
+      .join('&')
+    const diff = await s.call('GET', `/snapshots/${encodeURIComponent(first!)}/changed-blocks/${encodeURIComponent(second!)}${query === '' ? '' : `?${query}`}`)
+    if (s.json) return void s.context.stdout.write(`${JSON.stringify(diff, null, 2)}\n`)
+    const ranges = field(diff, 'ranges')
+    const lines = (Array.isArray(ranges) ? ranges : []).map((range) => `  offset ${text(field(range, 'offsetBytes'))}  length ${text(field(range, 'lengthBytes'))} (${bytes(field(range, 'lengthBytes'))})`)
+    const count = field(diff, 'changedBlocks')
+    const next = field(diff, 'nextBlockIndex')
+    s.context.stdout.write(
+      `${text(count)} changed blocks of ${bytes(field(diff, 'blockSizeBytes'))} between ${first} and ${second}\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}` +
+        (next === null || next === undefined ? '' : `more: run again with --start-block ${text(next)}\n`),
+    )
+    return
+  },
 }
 
 const snapshotFlags: FlagOptions = {
@@ -351,13 +345,12 @@ export async function runVolumeCommand(command: 'volume' | 'snapshot', args: rea
     ;(action === undefined ? context.stderr : context.stdout).write(help)
     return action === undefined ? 2 : 0
   }
-  const actions = command === 'volume' ? ['create', 'list', 'describe', 'modify', 'delete', 'clone', 'hydrate'] : ['create', 'list', 'describe', 'delete', 'diff']
+  const actions = Object.keys(command === 'volume' ? volumeActions : snapshotActions)
   if (!actions.includes(action)) throw new UsageError(`unknown action "${action}" (one of: ${actions.join(', ')})`, { hint: `run \`cairn help ${command}\`` })
   const { values, positionals } = parseFlags(rest, command === 'volume' ? volumeFlags : snapshotFlags, { positionals: true, hint: `run \`cairn help ${command}\`` })
   const s = await session(`${command} ${action}`, values, context)
   try {
-    if (command === 'volume') await volumeAction(action, positionals, values, s)
-    else await snapshotAction(action, positionals, values, s)
+    await (command === 'volume' ? volumeActions : snapshotActions)[action]!(positionals, values, s)
     return 0
   } catch (error) {
     if (!(error instanceof CommandFailed)) throw error
