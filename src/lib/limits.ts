@@ -299,3 +299,42 @@ assert(volumeLimits.manifestPageExtents * (32 + 1) <= limits.metaValueBytesMax, 
 assert(volumeLimits.extentStatePageExtents + 1 <= limits.metaValueBytesMax, 'an extent state page fits a value')
 assert(volumeLimits.snapshotPreservedBytesMax >= volumeLimits.requestMaxBytes * 2, 'a large write can preserve what it overwrites')
 assert(volumeLimits.snapshotPreservedBytesMax <= limits.writeQueueMaxBytes, 'preserved copies stay within the chunk write queue')
+
+// Files layer (src/files): POSIX file systems over the chunk store (docs/format/files.md).
+export const fileLimits = {
+  /** Largest file (NFS maxfilesize): offsets stay safe integers and key uints. */
+  fileSizeBytesMax: 2 ** 50,
+  /** Hard links per file (ext4's 65,000). */
+  linksMax: 65_000,
+  /** File systems per server. */
+  fileSystemsMax: 1000,
+  fileSystemNameCharsMax: 64,
+  /** A file with this many buffered bytes starts flushing its full chunks in the background. */
+  dirtyBytesPerFileFlushAt: 16 * MiB,
+  /** Buffered (unstable) bytes across all files; writers wait for flushes above it. */
+  dirtyBytesMax: 256 * MiB,
+  /** Buffered data older than this is flushed even without a commit. */
+  dirtyAgeMsMax: 30_000,
+  /** Chunk puts one flush keeps in flight. */
+  flushChunksInFlightMax: 4,
+  /** Extents (or keys) deleted per transaction when reclaiming, trimming or deleting a file system. */
+  reclaimPageKeys: 1000,
+  /** Decoded chunks kept for reads (sequential NFS reads hit one chunk several times). */
+  readChunkCacheEntriesMax: 16,
+  /** Inodes read per transaction by the lifecycle pass. */
+  lifecyclePageInodes: 500,
+  /** Lifecycle thresholds are whole days in this range. */
+  lifecycleDaysMax: 36_500,
+  /** Access times are persisted at most this often per file (relatime-like); less when a "day" is short. */
+  accessTimeResolutionMsMax: 60 * 60 * 1000,
+} as const
+
+assert(fileLimits.fileSizeBytesMax <= Number.MAX_SAFE_INTEGER, 'file offsets are safe integers')
+assert(fileLimits.dirtyBytesPerFileFlushAt >= 2 * limits.cdcMaxBytesDefault, 'an early flush cuts at least one chunk')
+assert(fileLimits.dirtyBytesPerFileFlushAt >= 4 * nfsLimits.ioMaxBytes, 'several NFS writes are buffered before a flush')
+assert(fileLimits.dirtyBytesMax >= 4 * fileLimits.dirtyBytesPerFileFlushAt, 'several files buffer at once')
+assert(fileLimits.dirtyBytesMax <= limits.writeQueueMaxBytes, 'buffered data fits the chunk write queue')
+assert(fileLimits.flushChunksInFlightMax * limits.chunkMaxBytes <= fileLimits.dirtyBytesPerFileFlushAt, 'in-flight puts stay within a file buffer')
+assert(fileLimits.readChunkCacheEntriesMax * limits.chunkMaxBytes <= 128 * MiB, 'the read cache is bounded')
+assert(fileLimits.reclaimPageKeys <= limits.metaScanPageMax, 'a reclaim page is one scan page')
+assert(fileLimits.lifecyclePageInodes <= limits.metaScanPageMax, 'a lifecycle page is one scan page')

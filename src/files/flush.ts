@@ -1,0 +1,210 @@
+// Flushing a file's buffered writes (docs/format/files.md 5.1): chunk the buffered runs with
+// content-defined chunking, put the chunks, then ONE metadata transaction inserts the extents,
+// updates size, allocated bytes, times and change, and moves chunk counts and references.
+//
+// Modes: 'all' stores everything (commit, close, stable writes, truncate); 'cut' (memory
+// pressure) stores only the chunks the chunker has cut in the run that ends at the buffered end
+// (the append point) and keeps its uncut tail buffered, so a file written front to back gets the
+// same chunks as one pass; other runs are stored whole.
+//
+// Invariants: bytes leave memory only after the transaction holding them committed; a failed
+// flush puts every byte it took back under newer writes. The transaction runs within half the
+// GC grace period of the first put (else the chunks are put again). Never: hold the file's lock
+// while waiting for the global buffer budget.
+import { fileLimits, isStoreError, StoreError, type ChunkId } from '../lib/index.ts'
+import type { Tier } from '../chunk/index.ts'
+import type { ActiveFile } from './active.ts'
+import { timestampOf } from './change.ts'
+import { cloneInode, requireInode, type FilesContext } from './context.ts'
+import { DirtyBuffer, type Run } from './dirty.ts'
+import { clearRange, insertExtent } from './extents.ts'
+import { Mutation } from './mutation.ts'
+
+export type FlushMode = 'all' | 'cut'
+
+interface StoredChunk {
+  readonly offset: number
+  readonly lengthBytes: number
+  readonly id: ChunkId
+  readonly storedBytes: number
+  readonly plainBytes: number
+}
+
+interface Tail {
+  readonly offset: number
+  readonly data: Buffer
+}
+
+/** Flush under the file's lock. */
+export async function flushFile(ctx: FilesContext, file: ActiveFile, mode: FlushMode, signal?: AbortSignal): Promise<void> {
+  const release = await file.lock.lock()
+  try {
+    await flushLocked(ctx, file, mode, signal)
+  } finally {
+    release()
+    ctx.active.account(file)
+  }
+}
+
+/** Flush while holding file.lock. */
+export async function flushLocked(ctx: FilesContext, file: ActiveFile, mode: FlushMode, signal?: AbortSignal): Promise<void> {
+  if (file.dirty.isEmpty) return
+  const layer = file.dirty
+  file.dirty = new DirtyBuffer()
+  file.flushing = layer
+  const change = file.pendingChange
+  const modifyMs = file.pendingModifyMs
+  try {
+    for (let attempt = 1; ; attempt += 1) {
+      const tier = await tierOf(ctx, file)
+      if (tier === undefined) return // the file is gone: its bytes go with it
+      const { chunks, tails, firstPutMs } = await storeChunks(ctx, layer, mode, tier, signal)
+      const graceExceeded = ctx.tuning.gcGraceMs > 0 && firstPutMs !== undefined && ctx.clock.nowMs() - firstPutMs > ctx.tuning.gcGraceMs / 2
+      try {
+        if (graceExceeded) throw new StoreError('CHUNK_MISSING', 'flush took longer than half the GC grace period')
+        await commitChunks(ctx, file, chunks, change, modifyMs)
+      } catch (error) {
+        if (isStoreError(error, 'CHUNK_MISSING') && attempt < 3) {
+          ctx.log('files.flush-retry', { fsId: file.fsId, inode: file.inode, attempt })
+          continue
+        }
+        throw error
+      }
+      // Synchronously with dropping the layer: readers never see a gap.
+      for (const tail of tails) file.dirty.insertUnder(tail.offset, tail.data)
+      if (!file.dirty.isEmpty) file.dirtySinceMs ??= ctx.clock.nowMs()
+      return
+    }
+  } catch (error) {
+    for (const run of layer.runs()) {
+      let offset = run.offset
+      for (const piece of run.pieces) {
+        file.dirty.insertUnder(offset, piece)
+        offset += piece.length
+      }
+    }
+    throw error
+  } finally {
+    file.flushing = undefined
+  }
+}
+
+async function tierOf(ctx: FilesContext, file: ActiveFile): Promise<Tier | undefined> {
+  const record = await ctx.meta.read(async (tx) => {
+    try {
+      return await requireInode(ctx, tx, file.fsId, file.inode)
+    } catch (error) {
+      if (isStoreError(error, 'NOT_FOUND')) return undefined
+      throw error
+    }
+  })
+  if (record === undefined) return undefined
+  return record.storageClass === 'standard' ? 'hot' : 'cold'
+}
+
+/** Chunk the runs and put the chunks (bounded in flight); returns what to commit and what stays buffered. */
+async function storeChunks(ctx: FilesContext, layer: DirtyBuffer, mode: FlushMode, tier: Tier, signal: AbortSignal | undefined) {
+  const chunks: StoredChunk[] = []
+  const tails: Tail[] = []
+  const inFlight = new Set<Promise<void>>()
+  let firstPutMs: number | undefined
+  let failure: unknown
+  const put = async (offset: number, data: Buffer): Promise<void> => {
+    const stored = await ctx.chunkStore.put(data, { tier, signal })
+    firstPutMs ??= ctx.clock.nowMs()
+    chunks.push({ offset, lengthBytes: data.length, id: stored.id, storedBytes: stored.storedBytes, plainBytes: stored.plainBytes })
+  }
+  const schedule = async (offset: number, data: Buffer): Promise<void> => {
+    while (inFlight.size >= fileLimits.flushChunksInFlightMax) await Promise.race(inFlight)
+    if (failure !== undefined) return
+    const running: Promise<void> = put(offset, data).catch((error: unknown) => {
+      failure ??= error
+    }).finally(() => inFlight.delete(running))
+    inFlight.add(running)
+  }
+  const runs = layer.runs()
+  const appendEnd = layer.endBytes
+  for (const run of runs) {
+    const keepTail = mode === 'cut' && run.offset + run.lengthBytes === appendEnd
+    await chunkRun(ctx, run, keepTail, schedule, tails)
+    if (failure !== undefined) break
+  }
+  await Promise.all(inFlight)
+  if (failure !== undefined) throw failure
+  chunks.sort((a, b) => a.offset - b.offset)
+  return { chunks, tails, firstPutMs }
+}
+
+async function chunkRun(ctx: FilesContext, run: Run, keepTail: boolean, schedule: (offset: number, data: Buffer) => Promise<void>, tails: Tail[]): Promise<void> {
+  const chunker = ctx.chunkers.take()
+  try {
+    let offset = run.offset
+    for (const piece of run.pieces) {
+      for (const chunk of chunker.push(piece)) {
+        await schedule(offset, chunk)
+        offset += chunk.length
+      }
+    }
+    if (keepTail) {
+      collectTail(run, offset, tails)
+      return
+    }
+    for (const chunk of chunker.finish()) {
+      await schedule(offset, chunk)
+      offset += chunk.length
+    }
+  } finally {
+    ctx.chunkers.give(chunker)
+  }
+}
+
+/** The run's bytes from `from` on, as views of its pieces. */
+function collectTail(run: Run, from: number, tails: Tail[]): void {
+  let offset = run.offset
+  for (const piece of run.pieces) {
+    const end = offset + piece.length
+    if (end > from) {
+      const start = Math.max(from, offset)
+      tails.push({ offset: start, data: piece.subarray(start - offset) })
+    }
+    offset = end
+  }
+}
+
+async function commitChunks(ctx: FilesContext, file: ActiveFile, chunks: readonly StoredChunk[], change: bigint | undefined, modifyMs: number | undefined): Promise<void> {
+  if (chunks.length === 0) return
+  await ctx.meta.transact(async (tx) => {
+    const m = new Mutation(tx, file.fsId, ctx.chunkStore)
+    const before = await m.inode(file.inode)
+    if (before === undefined) return
+    const inode = cloneInode(before)
+    let end = 0
+    for (const chunk of chunks) {
+      const removed = await clearRange(m, file.inode, chunk.offset, chunk.offset + chunk.lengthBytes)
+      insertExtent(m, file.inode, { offset: chunk.offset, lengthBytes: chunk.lengthBytes, chunkId: chunk.id, offsetInChunk: 0 })
+      m.addChunk(chunk.id, { storedBytes: chunk.storedBytes, plainBytes: chunk.plainBytes })
+      inode.allocatedBytes += chunk.lengthBytes - removed
+      end = Math.max(end, chunk.offset + chunk.lengthBytes)
+    }
+    inode.sizeBytes = Math.max(inode.sizeBytes, end)
+    const time = timestampOf(modifyMs ?? ctx.clock.nowMs())
+    inode.modifyTime = time
+    inode.changeTime = time
+    const next = change ?? ctx.changes.next()
+    if (next > inode.change) inode.change = next
+    m.putInode(file.inode, before, inode)
+    await m.finish()
+  })
+}
+
+/** Start a background flush of a file if none is running; failures stay buffered and are logged. */
+export function flushInBackground(ctx: FilesContext, file: ActiveFile, mode: FlushMode): void {
+  if (file.background !== undefined) return
+  const running = flushFile(ctx, file, mode)
+    .catch((error: unknown) => ctx.log('files.flush-failed', { fsId: file.fsId, inode: file.inode, error: String(error) }))
+    .finally(() => {
+      file.background = undefined
+      ctx.active.account(file)
+    })
+  file.background = running
+}
