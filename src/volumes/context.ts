@@ -45,6 +45,8 @@ export interface VolumeServiceOptions {
   log?: VolumeLogger
   /** A bug (AssertionError/TypeError) in background work (snapshots, hydration). */
   onBug?: (error: Error) => void
+  /** Manifest pages per snapshot transaction (tests use 1 to exercise pins); default from limits. */
+  snapshotPagesPerTransaction?: number
 }
 
 export interface RunningSnapshot {

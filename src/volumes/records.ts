@@ -6,6 +6,7 @@
 //   ('vol', 'manifest', snapshotId, page)   one page of a snapshot's manifest (binary, manifest.ts)
 //   ('vol', 'hold', snapshotId, volumeId)   marker: the volume's data is relative to this snapshot
 //   ('vol', 'session', volumeId)            marker: the volume is open (left behind by a crash)
+//   ('vol', 'pin', snapshotId, extent)      a pending snapshot's chunk, referenced until its page is written
 //
 // Invariants: a volume record's baseSnapshotId names a snapshot with a hold marker for that
 // volume, and a snapshot with a hold is never purged (a user delete only marks it 'deleted').
@@ -31,6 +32,9 @@ export const manifestPageRange = (id: SnapshotId): { gt: Buffer; lt: Buffer } =>
 export const holdKey = (snapshot: SnapshotId, volume: VolumeId): Buffer => key('vol', 'hold', snapshot, volume)
 export const holdRange = (snapshot: SnapshotId): { gt: Buffer; lt: Buffer } => prefixRange('vol', 'hold', snapshot)
 export const sessionKey = (volume: VolumeId): Buffer => key('vol', 'session', volume)
+export const pinKey = (snapshot: SnapshotId, extent: number): Buffer => key('vol', 'pin', snapshot, extent)
+export const pinRange = (snapshot: SnapshotId): { gt: Buffer; lt: Buffer } => prefixRange('vol', 'pin', snapshot)
+export const pinRecordVersion = 1
 
 export type VolumeState = 'available' | 'deleting'
 

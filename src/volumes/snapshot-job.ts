@@ -7,18 +7,21 @@
 // handed over by a writer just before it changes (copy-on-write, preserve()). Extents not
 // dirty are inherited from the parent manifest (the volume's base at the freeze). Extents of
 // zeroes get no chunk. Pages are committed in ascending order, each transaction adding one
-// reference per entry it writes, so a chunk is referenced soon after its put.
+// reference per entry it writes, so a chunk is referenced soon after its put. A chunk preserved
+// for a later page is pinned (('vol', 'pin', snapshotId, extent), one reference) by the next
+// page transaction and unpinned when its own page is written, so a long snapshot never leaves a
+// put unreferenced for longer than a page takes (the chunk store's GC grace rule).
 // Memory: old extent copies from writers are bounded by volumeLimits.snapshotPreservedBytesMax
 // (a writer waits for room); hashing runs volumeLimits.snapshotHashConcurrency extents at once.
 // Never: read a frozen extent without its lock; write a page past the frozen size.
 import type { ChunkStore } from '../chunk/index.ts'
 import { StoreError, volumeLimits, type ChunkId, type KeyDomainId } from '../lib/index.ts'
-import type { MetaStore } from '../meta/index.ts'
+import { encodeRecord, type MetaStore } from '../meta/index.ts'
 import type { ExtentSet } from './extent-set.ts'
 import type { SnapshotId } from './ids.ts'
 import type { FrozenExtents, LiveVolume } from './live-volume.ts'
 import { encodeManifestPage, manifestPageCount, manifestPageLength, type ManifestPage, type ManifestReader } from './manifest.ts'
-import { manifestPageKey } from './records.ts'
+import { manifestPageKey, pinKey, pinRecordVersion } from './records.ts'
 
 const extentBytes = volumeLimits.extentBytes
 const pageExtents = volumeLimits.manifestPageExtents
@@ -33,6 +36,8 @@ export interface SnapshotJobParts {
   /** Re-hash every extent (the base is in another key domain). */
   everything: boolean
   signal: AbortSignal
+  /** Default volumeLimits.snapshotPagesPerTransaction. */
+  pagesPerTransaction?: number
 }
 
 export interface SnapshotJobResult {
@@ -53,6 +58,9 @@ export class SnapshotJob implements FrozenExtents {
   readonly #frozen: ExtentSet
   readonly #pending: ExtentSet
   readonly #results = new Map<number, Promise<ChunkId | null>>()
+  /** Preserved chunks stored, not yet pinned; and pinned ones (extent -> id). */
+  readonly #toPin = new Map<number, ChunkId>()
+  readonly #pinned = new Map<number, ChunkId>()
   #preservedBytes = 0
   #roomWaiters: Array<() => void> = []
   #storedBytes = 0
@@ -104,7 +112,9 @@ export class SnapshotJob implements FrozenExtents {
       for (const wake of this.#roomWaiters.splice(0)) wake()
     })
     // The page commit awaits it; until then a failure must not be an unhandled rejection.
-    stored.catch(() => undefined)
+    stored.then((id) => {
+      if (id !== null) this.#toPin.set(extent, id)
+    }, () => undefined)
     this.#results.set(extent, stored)
   }
 
@@ -120,12 +130,13 @@ export class SnapshotJob implements FrozenExtents {
       const entries = await this.#pageEntries(page, manifestPageLength(page, extentCount), here)
       dataExtents += entries.reduce((count, id) => count + (id === null ? 0 : 1), 0)
       batch.push({ page, entries })
-      if (batch.length >= volumeLimits.snapshotPagesPerTransaction) {
+      if (batch.length >= (this.#parts.pagesPerTransaction ?? volumeLimits.snapshotPagesPerTransaction)) {
         await this.#commitPages(batch)
         batch = []
       }
     }
     await this.#commitPages(batch)
+    if (this.#pinned.size > 0 || this.#toPin.size > 0) throw new TypeError(`snapshot ${this.snapshotId}: pins left after the last page`)
     return {
       sizeBytes: this.sizeBytes,
       parentSnapshotId: this.#parent.snapshotId,
@@ -183,6 +194,10 @@ export class SnapshotJob implements FrozenExtents {
   async #commitPages(batch: Array<{ page: number; entries: ManifestPage }>): Promise<void> {
     if (batch.length === 0) return
     const { meta, chunkStore } = this.#parts
+    const pages = new Set(batch.map(({ page }) => page))
+    const inBatch = (extent: number): boolean => pages.has(Math.floor(extent / pageExtents))
+    const toPin = [...this.#toPin].filter(([extent]) => !inBatch(extent))
+    const toUnpin = [...this.#pinned].filter(([extent]) => inBatch(extent))
     await meta.transact(async (tx) => {
       const ids: ChunkId[] = []
       for (const { page, entries } of batch) {
@@ -191,8 +206,14 @@ export class SnapshotJob implements FrozenExtents {
         tx.put(manifestPageKey(this.snapshotId, page), encodeManifestPage(entries))
         ids.push(...present)
       }
-      await chunkStore.addRefs(tx, ids)
+      for (const [extent, id] of toPin) tx.put(pinKey(this.snapshotId, extent), encodeRecord(pinRecordVersion, id))
+      for (const [extent] of toUnpin) tx.delete(pinKey(this.snapshotId, extent))
+      await chunkStore.addRefs(tx, [...ids, ...toPin.map(([, id]) => id)])
+      await chunkStore.dropRefs(tx, toUnpin.map(([, id]) => id))
     })
+    for (const [extent, id] of toPin) this.#pinned.set(extent, id)
+    for (const [extent] of this.#toPin) if (inBatch(extent) || this.#pinned.has(extent)) this.#toPin.delete(extent)
+    for (const [extent] of toUnpin) this.#pinned.delete(extent)
     this.#pagesDone += batch.length
   }
 }

@@ -68,6 +68,7 @@ export async function createSnapshot(context: VolumeContext, volumeId: VolumeId,
       domain: domainOf(volume),
       everything: volume.rehashBase,
       signal: context.closing.signal,
+      pagesPerTransaction: context.options.snapshotPagesPerTransaction,
     })
     const settled = runJob(context, live, job)
     context.snapshots.set(volumeId, { job, settled })

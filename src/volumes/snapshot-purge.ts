@@ -4,15 +4,16 @@
 //
 // A snapshot that a volume holds as its base is never purged: deleting it only marks it
 // 'deleted' (hidden); purgeIfUnheld() removes it once the last hold goes.
-import { volumeLimits, type ChunkId } from '../lib/index.ts'
-import { decodeKey } from '../meta/index.ts'
+import { chunkIdBytes, chunkIdFrom, StoreError, volumeLimits, type ChunkId } from '../lib/index.ts'
+import { decodeKey, recordBody } from '../meta/index.ts'
 import type { VolumeContext } from './context.ts'
 import type { SnapshotId } from './ids.ts'
 import { decodeManifestPage } from './manifest.ts'
-import { holdRange, manifestPageRange, snapshotKey } from './records.ts'
+import { holdRange, manifestPageRange, pinRange, pinRecordVersion, snapshotKey } from './records.ts'
 
-/** Drop every manifest page of the snapshot (and its references); the record stays. */
+/** Drop every manifest page (and pin) of the snapshot with its references; the record stays. */
 export async function purgeSnapshotPages(context: VolumeContext, id: SnapshotId): Promise<void> {
+  await dropPins(context, id)
   for (;;) {
     const more = await context.meta.transact(async (tx) => {
       const pages = await tx.scan({ ...manifestPageRange(id), limit: volumeLimits.snapshotPagesPerTransaction })
@@ -24,6 +25,25 @@ export async function purgeSnapshotPages(context: VolumeContext, id: SnapshotId)
       }
       await context.chunkStore.dropRefs(tx, ids)
       return pages.length === volumeLimits.snapshotPagesPerTransaction
+    })
+    if (!more) return
+  }
+}
+
+/** Pins are left only by a snapshot that failed or was cut by a crash. */
+async function dropPins(context: VolumeContext, id: SnapshotId): Promise<void> {
+  for (;;) {
+    const more = await context.meta.transact(async (tx) => {
+      const pins = await tx.scan({ ...pinRange(id), limit: 1024 })
+      const ids: ChunkId[] = []
+      for (const pin of pins) {
+        const { body } = recordBody(pin.value, [pinRecordVersion], `('vol', 'pin', ${id}, ...)`)
+        if (body.length !== chunkIdBytes) throw new StoreError('IO_ERROR', `metadata record ('vol', 'pin', ${id}, ...) is corrupt: ${body.length} bytes`)
+        ids.push(chunkIdFrom(Buffer.from(body)))
+        tx.delete(pin.key)
+      }
+      await context.chunkStore.dropRefs(tx, ids)
+      return pins.length === 1024
     })
     if (!more) return
   }

@@ -4,6 +4,7 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { GiB, KiB, MiB, volumeLimits } from '../lib/index.ts'
+import { prefixRange } from '../meta/index.ts'
 import type { BlockExport } from './api.ts'
 import { volumeTestSetup } from './testing.ts'
 
@@ -27,15 +28,17 @@ function sequenceOf(bytes: Buffer): number {
 }
 
 t.test('a snapshot is crash-consistent while writers keep writing', async (t) => {
-  const setup = await volumeTestSetup()
+  const setup = await volumeTestSetup({ snapshotPagesPerTransaction: 1 })
   t.teardown(() => setup.cleanup())
   const volume = await setup.service.createVolume({ sizeBytes: 1 * GiB })
   const exported = await setup.service.open(volume.volumeId, 'writers')
-  // 64 MiB of dirty extents, so the snapshot is still hashing while the writers overwrite them.
+  // 160 MiB of dirty extents (two manifest pages), so the snapshot is still hashing while the
+  // writers overwrite them, and extents of the second page are preserved (and pinned) while the
+  // first is written.
   const fill = Buffer.alloc(8 * MiB, 0x5a)
-  for (let at = 0; at < 64 * MiB; at += fill.length) await exported.write(at, fill, io)
+  for (let at = 0; at < 160 * MiB; at += fill.length) await exported.write(at, fill, io)
   const writers = 8
-  const slotOffset = (writer: number, slot: number): number => (writer * 60 + slot * 30 + 3) * extentBytes + 8 * KiB
+  const slotOffset = (writer: number, slot: number): number => (writer * 150 + slot * 75 + 3) * extentBytes + 8 * KiB
 
   for (let round = 0; round < 3; round += 1) {
     const completed = Array.from({ length: writers }, () => [0, 0])
@@ -75,6 +78,7 @@ t.test('a snapshot is crash-consistent while writers keep writing', async (t) =>
     t.ok(untouched.equals(Buffer.alloc(extentBytes, 0x5a)), 'extents nobody wrote keep the fill')
     await view.release()
   }
+  t.same(await setup.meta.read((tx) => tx.scan({ ...prefixRange('vol', 'pin'), limit: 10 })), [], 'no pins left behind')
   await exported.release()
 })
 

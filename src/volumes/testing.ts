@@ -29,6 +29,7 @@ export interface VolumeTestOptions {
   punchHole?: HolePuncher
   throttleClock?: ThrottleClock
   directory?: string
+  snapshotPagesPerTransaction?: number
 }
 
 /** An unthrottled clock: never waits (for tests that are not about throttling). */
@@ -62,6 +63,7 @@ export async function volumeTestSetup(options: VolumeTestOptions = {}): Promise<
       punchHole: options.punchHole,
       throttleClock: options.throttleClock ?? noThrottleClock,
       onBug: (error) => bugs.push(error),
+      snapshotPagesPerTransaction: options.snapshotPagesPerTransaction,
     })
     return { chunkStore, service }
   }
