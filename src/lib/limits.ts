@@ -338,3 +338,42 @@ assert(fileLimits.flushChunksInFlightMax * limits.chunkMaxBytes <= fileLimits.di
 assert(fileLimits.readChunkCacheEntriesMax * limits.chunkMaxBytes <= 128 * MiB, 'the read cache is bounded')
 assert(fileLimits.reclaimPageKeys <= limits.metaScanPageMax, 'a reclaim page is one scan page')
 assert(fileLimits.lifecyclePageInodes <= limits.metaScanPageMax, 'a lifecycle page is one scan page')
+
+// Storage classes, restore, lifecycle and server-side encryption (src/objects: storage-class.ts,
+// restore*.ts, lifecycle*.ts, sse*.ts). AWS's published limits where S3 has one.
+export const dataManagementLimits = {
+  /** PutBucketLifecycleConfiguration: at most this many rules (AWS). */
+  lifecycleRulesMax: 1000,
+  /** A rule ID is at most this many characters (AWS). */
+  lifecycleRuleIdCharsMax: 255,
+  /**
+   * Days, NoncurrentDays, DaysAfterInitiation and restore Days are at most this (~2,700 years;
+   * AWS takes any 32-bit int, but a period must stay a safe count of milliseconds).
+   */
+  lifecycleDaysMax: 1_000_000,
+  /** NewerNoncurrentVersions is 1..100 (AWS). */
+  newerNoncurrentVersionsMax: 100,
+  /** Transitions to STANDARD_IA / ONEZONE_IA need at least this many days (AWS). */
+  infrequentAccessDaysMin: 30,
+  /** Objects smaller than this are not transitioned unless a rule filters by size (AWS's default since 2024). */
+  transitionObjectBytesMin: 128 * KiB,
+  /** Object keys one lifecycle step evaluates before it commits its cursor. */
+  lifecycleKeysPerStep: 256,
+  /** Versions of one key read per scan while evaluating it. */
+  lifecycleVersionsPerScan: 256,
+  /** Uploads one lifecycle step looks at. */
+  lifecycleUploadsPerStep: 256,
+  /** Due restore entries handled per step. */
+  restoreDueEntriesPerStep: 64,
+  /** Chunk ids handed to one moveToTier call (its own groups are smaller). */
+  tierMoveChunksPerCall: 1024,
+  /** SSE-C salts are this many random bytes (one per version or upload). */
+  customerKeySaltBytes: 16,
+} as const
+
+assert(dataManagementLimits.lifecycleKeysPerStep <= limits.metaScanPageMax, 'a lifecycle step is one scan page')
+assert(dataManagementLimits.lifecycleVersionsPerScan <= limits.metaScanPageMax, 'a version scan is one page')
+assert(dataManagementLimits.lifecycleUploadsPerStep <= limits.metaScanPageMax, 'an upload sweep is one page')
+assert(dataManagementLimits.restoreDueEntriesPerStep <= limits.metaScanPageMax, 'a due step is one page')
+assert(dataManagementLimits.transitionObjectBytesMin > limits.inlineMaxBytes, 'inline objects are never transitioned by default')
+assert(Number.isSafeInteger(dataManagementLimits.lifecycleDaysMax * 86_400_000), 'the longest lifecycle period is a safe ms count')

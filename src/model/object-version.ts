@@ -7,6 +7,7 @@
 import { assert } from '../lib/index.ts'
 import { checksumAlgorithms, type ChecksumAlgorithm } from '../lib/checksum/index.ts'
 import { recordBody } from '../meta/index.ts'
+import { decodeEncryption, decodeRestore, encodeEncryption, encodeRestore, type StoredEncryption, type StoredRestore } from './lifecycle-version.ts'
 import { chunkTableSizeBytes, decodeChunkTable, encodeChunkTable, type ChunkReference } from './manifest.ts'
 import { ShapeReader, corruptRecord } from './shape.ts'
 
@@ -61,6 +62,10 @@ export interface VersionRecord {
   readonly owner: string
   readonly lastModifiedMs: number
   readonly data: VersionData
+  /** Archived versions only: the restore requested or done (lifecycle-version.ts). */
+  readonly restore?: StoredRestore
+  /** Server-side encryption of the data (lifecycle-version.ts); absent: none requested. */
+  readonly encryption?: StoredEncryption
 }
 
 const versionRecordVersion = 1
@@ -112,6 +117,8 @@ export function encodeVersion(record: VersionRecord): Buffer {
     owner: record.owner,
     lastModifiedMs: record.lastModifiedMs,
     data: dataHeader(record.data),
+    ...(record.restore === undefined ? {} : { restore: encodeRestore(record.restore) }),
+    ...(record.encryption === undefined ? {} : { encryption: encodeEncryption(record.encryption) }),
   }), 'utf8')
   const payload = record.data.kind === 'inline' ? record.data.bytes : record.data.kind === 'chunks' ? encodeChunkTable(record.data.chunks) : Buffer.alloc(0)
   const out = Buffer.allocUnsafe(5 + header.length + payload.length)
@@ -149,6 +156,8 @@ export function decodeVersion(bytes: Uint8Array, what: string): VersionRecord {
     owner: header.string('owner'),
     lastModifiedMs: header.count('lastModifiedMs'),
     data: decodeData(header.object('data'), payload, what),
+    ...(header.has('restore') ? { restore: decodeRestore(header.object('restore')) } : {}),
+    ...(header.has('encryption') ? { encryption: decodeEncryption(header.object('encryption')) } : {}),
   }
   if (dataSizeBytes(record.data) !== record.sizeBytes) throw corruptRecord(what, 'size does not match its data')
   if (record.deleteMarker !== (record.data.kind === 'none')) throw corruptRecord(what, 'delete marker flag does not match its data')

@@ -12,6 +12,7 @@ import {
   type StoredContentHeaders,
   type StoredTag,
 } from './object-version.ts'
+import { decodeEncryption, type StoredEncryption } from './lifecycle-version.ts'
 import { ShapeReader, corruptRecord } from './shape.ts'
 
 export interface UploadRecord {
@@ -25,6 +26,8 @@ export interface UploadRecord {
   readonly tags: readonly StoredTag[]
   readonly checksumAlgorithm?: ChecksumAlgorithm
   readonly checksumType?: ChecksumType
+  /** Server-side encryption every part and the completed version get (lifecycle-version.ts). */
+  readonly encryption?: StoredEncryption
 }
 
 export interface PartRecord {
@@ -66,6 +69,7 @@ export function decodeUpload(bytes: Uint8Array, what: string): UploadRecord {
     tags: reader.pairs('tags').map(([key, value]) => ({ key, value })),
     ...(checksumAlgorithm === undefined ? {} : { checksumAlgorithm }),
     ...(checksumType === undefined ? {} : { checksumType }),
+    ...(reader.has('encryption') ? { encryption: decodeEncryption(reader.object('encryption')) } : {}),
   }
 }
 

@@ -22,6 +22,21 @@
 // object. Every data method takes an AbortSignal (client gone -> ABORTED, nothing committed).
 // Durability: a method resolves only after data and metadata are durable.
 import type { Brand } from '../lib/index.ts'
+import type { BucketEncryptionConfig, LifecycleConfiguration, RestoreTier } from '../model/index.ts'
+
+export type {
+  BucketEncryptionConfig,
+  LifecycleConfiguration,
+  LifecycleExpiration,
+  LifecycleFilter,
+  LifecycleRule,
+  LifecycleTransition,
+  NoncurrentExpiration,
+  NoncurrentTransition,
+  RestoreTier,
+  SseAlgorithm,
+  TransitionStorageClass,
+} from '../model/index.ts'
 
 export type UserId = Brand<string, 'UserId'>
 export type VersionId = string // 'null' for the null version
@@ -105,6 +120,8 @@ export interface PutObjectInput {
   userMetadata: Record<string, string>
   tags?: Tags
   storageClass?: StorageClass
+  /** Server-side encryption asked for by the request (else the bucket default applies). */
+  encryption?: EncryptionRequest
   /** If-Match: commit only if the current version's ETag matches (else PRECONDITION_FAILED). */
   ifMatch?: string
   /** If-None-Match: '*': commit only if no current version exists. */
@@ -117,6 +134,10 @@ export interface PutObjectResult {
   versionId?: VersionId // absent for unversioned buckets
   checksum?: ObjectChecksum
   sizeBytes: number
+  /** How the new version is encrypted at rest (x-amz-server-side-encryption*). */
+  encryption?: ObjectEncryptionInfo
+  /** The lifecycle expiration that applies to the new version (x-amz-expiration). */
+  expiration?: ExpirationInfo
 }
 
 export interface ObjectVersionInfo {
@@ -136,6 +157,11 @@ export interface ObjectVersionInfo {
   readonly owner: UserId
   /** For multipart objects: the number of parts (x-amz-mp-parts-count) and their sizes. */
   readonly partSizesBytes?: readonly number[]
+  readonly encryption?: ObjectEncryptionInfo
+  /** Archived versions with a restore requested or done (x-amz-restore). */
+  readonly restore?: RestoreInfo
+  /** GET/HEAD of a current version a lifecycle expiration rule applies to (x-amz-expiration). */
+  readonly expiration?: ExpirationInfo
 }
 
 export interface ReadConditions {
@@ -156,6 +182,8 @@ export interface GetObjectInput {
   range?: ByteRange
   partNumber?: number
   conditions?: ReadConditions
+  /** SSE-C: the customer key (32 bytes, MD5 already checked by the edge). */
+  customerKey?: Buffer
   signal: AbortSignal
 }
 
@@ -181,6 +209,8 @@ export interface CopySource {
   versionId?: VersionId
   conditions?: ReadConditions
   range?: { first: number; last: number } // UploadPartCopy only
+  /** SSE-C source: its customer key (x-amz-copy-source-server-side-encryption-customer-key). */
+  customerKey?: Buffer
 }
 
 export interface CopyObjectInput {
@@ -195,6 +225,7 @@ export interface CopyObjectInput {
   tags?: Tags
   storageClass?: StorageClass
   checksumAlgorithm?: ChecksumAlgorithm
+  encryption?: EncryptionRequest
   signal: AbortSignal
 }
 
@@ -243,6 +274,7 @@ export interface MultipartUploadInfo {
   storageClass: StorageClass
   checksumAlgorithm?: ChecksumAlgorithm
   checksumType?: ChecksumType
+  encryption?: ObjectEncryptionInfo
 }
 
 export interface PartInfo {
@@ -251,6 +283,50 @@ export interface PartInfo {
   sizeBytes: number
   lastModifiedMs: number
   checksum?: ObjectChecksum
+  encryption?: ObjectEncryptionInfo
+}
+
+// ---- Storage classes, restore, lifecycle and server-side encryption -------------------------
+// docs/storage-classes.md, docs/lifecycle.md, docs/encryption.md. The methods are optional in
+// ObjectsService so that test doubles may leave them out (the edge then answers NotImplemented).
+
+/** What a request asks for (x-amz-server-side-encryption*); the edge has checked the key MD5. */
+export interface EncryptionRequest {
+  algorithm?: 'AES256' | 'aws:kms'
+  kmsKeyId?: string
+  bucketKeyEnabled?: boolean
+  /** SSE-C: the 32-byte customer key. Never stored. */
+  customerKey?: Buffer
+}
+
+export type ObjectEncryptionInfo =
+  | { readonly kind: 'SSE-S3' }
+  | { readonly kind: 'SSE-KMS'; readonly kmsKeyId: string; readonly bucketKeyEnabled: boolean }
+  | { readonly kind: 'SSE-C' }
+
+export interface RestoreInfo {
+  readonly ongoing: boolean
+  /** When the restored copy goes away (set once it is readable). */
+  readonly expiryMs?: number
+}
+
+export interface ExpirationInfo {
+  readonly expiryMs: number
+  readonly ruleId: string
+}
+
+export interface RestoreObjectInput {
+  bucket: string
+  key: string
+  principal: Principal
+  versionId?: VersionId
+  days: number
+  tier?: RestoreTier
+}
+
+/** 202 for a restore started, 200 when a restored copy existed and its expiry moved. */
+export interface RestoreObjectResult {
+  readonly alreadyRestored: boolean
 }
 
 export interface ObjectsService {
@@ -280,12 +356,15 @@ export interface ObjectsService {
   createMultipartUpload(input: {
     bucket: string; key: string; principal: Principal; contentHeaders: ContentHeaders; userMetadata: Record<string, string>
     tags?: Tags; storageClass?: StorageClass; checksumAlgorithm?: ChecksumAlgorithm; checksumType?: ChecksumType
+    encryption?: EncryptionRequest
   }): Promise<MultipartUploadInfo>
   uploadPart(input: {
     bucket: string; key: string; uploadId: string; partNumber: number; principal: Principal
     body: AsyncIterable<Uint8Array>; sizeBytes?: number; digests: () => Promise<BodyDigests>; signal: AbortSignal
+    /** SSE-C uploads: the customer key given at CreateMultipartUpload. */
+    customerKey?: Buffer
   }): Promise<PartInfo>
-  uploadPartCopy(input: { bucket: string; key: string; uploadId: string; partNumber: number; principal: Principal; source: CopySource; signal: AbortSignal }): Promise<PartInfo>
+  uploadPartCopy(input: { bucket: string; key: string; uploadId: string; partNumber: number; principal: Principal; source: CopySource; signal: AbortSignal; customerKey?: Buffer }): Promise<PartInfo>
   completeMultipartUpload(input: {
     bucket: string; key: string; uploadId: string; principal: Principal
     parts: ReadonlyArray<{ partNumber: number; etag: string; checksum?: string }>
@@ -294,6 +373,18 @@ export interface ObjectsService {
   abortMultipartUpload(input: { bucket: string; key: string; uploadId: string; principal: Principal }): Promise<void>
   listParts(input: { bucket: string; key: string; uploadId: string; principal: Principal; partNumberMarker?: number; maxParts: number }): Promise<{ upload: MultipartUploadInfo; parts: PartInfo[]; isTruncated: boolean; nextPartNumberMarker?: number }>
   listMultipartUploads(input: { bucket: string; principal: Principal; prefix?: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number }): Promise<{ uploads: MultipartUploadInfo[]; commonPrefixes: string[]; isTruncated: boolean; nextKeyMarker?: string; nextUploadIdMarker?: string }>
+
+  /** NOT_FOUND configuration (NoSuchLifecycleConfiguration) when the bucket has none. */
+  getBucketLifecycle?(principal: Principal, bucket: string): Promise<LifecycleConfiguration>
+  /** Validates as AWS does (INVALID_ARGUMENT with hints MalformedXML / InvalidArgument / InvalidRequest). */
+  putBucketLifecycle?(principal: Principal, bucket: string, configuration: LifecycleConfiguration): Promise<void>
+  deleteBucketLifecycle?(principal: Principal, bucket: string): Promise<void>
+  /** NOT_FOUND configuration (ServerSideEncryptionConfigurationNotFoundError) when none is set. */
+  getBucketEncryption?(principal: Principal, bucket: string): Promise<BucketEncryptionConfig>
+  putBucketEncryption?(principal: Principal, bucket: string, config: BucketEncryptionConfig): Promise<void>
+  deleteBucketEncryption?(principal: Principal, bucket: string): Promise<void>
+  /** INVALID_STATE key (InvalidObjectState) for a version that is not archived; CONFLICT (RestoreAlreadyInProgress). */
+  restoreObject?(input: RestoreObjectInput): Promise<RestoreObjectResult>
 }
 
 /** S3 error codes this layer names at the start of a StoreError message ('InvalidTag: ...'). */
@@ -302,3 +393,5 @@ export type S3ErrorHint =
   | 'InvalidTag' | 'KeyTooLongError' | 'MetadataTooLarge' | 'EntityTooLarge' | 'EntityTooSmall' | 'IncompleteBody'
   | 'InvalidArgument' | 'InvalidRequest' | 'InvalidPart' | 'InvalidPartOrder' | 'InvalidPartNumber'
   | 'InvalidObjectState' | 'MethodNotAllowed' | 'InvalidStorageClass' | 'MalformedXML'
+  | 'NoSuchLifecycleConfiguration' | 'ServerSideEncryptionConfigurationNotFoundError' | 'RestoreAlreadyInProgress'
+  | 'InvalidEncryptionAlgorithmError'

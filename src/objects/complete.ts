@@ -11,6 +11,7 @@ import { invalidArgument, ObjectsError } from './errors.ts'
 import { uploadInfo } from './listings.ts'
 import { findUpload, partInfo } from './multipart.ts'
 import { pageSize, validateObjectKey } from './validate.ts'
+import { encryptionInfo } from './sse.ts'
 import { commitVersion, dropSegment, type VersionDraft, type WriteConditions } from './versions.ts'
 
 export interface CompleteInput {
@@ -109,6 +110,7 @@ export async function completeMultipartUpload(context: ObjectsContext, input: Co
       userMetadata: upload.userMetadata,
       tags: upload.tags,
       storageClass: upload.storageClass,
+      ...(upload.encryption === undefined ? {} : { encryption: upload.encryption }),
       owner: input.principal.userId,
       data: {
         kind: 'segments',
@@ -127,6 +129,7 @@ export async function completeMultipartUpload(context: ObjectsContext, input: Co
     ...(versioning === 'Unversioned' ? {} : { versionId: record.versionId }),
     ...(record.checksum === undefined ? {} : { checksum: record.checksum }),
     sizeBytes: record.sizeBytes,
+    ...(record.encryption === undefined ? {} : { encryption: encryptionInfo(record.encryption) }),
   }
 }
 

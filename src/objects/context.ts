@@ -4,6 +4,7 @@ import { ContentDefinedChunker, type ChunkStore, type ContentDefinedChunkerOptio
 import { assert, objectLimits, StoreError, throwIfAborted, type Clock, type Random } from '../lib/index.ts'
 import type { MetaStore } from '../meta/index.ts'
 import type { StorageClass } from './api.ts'
+import type { DataManagementSettings } from './lifecycle-settings.ts'
 
 export interface ObjectsContext {
   readonly meta: MetaStore
@@ -14,6 +15,8 @@ export interface ObjectsContext {
   readonly defaultRegion: string
   readonly budget: ByteBudget
   readonly chunkers: ChunkerPool
+  /** Lifecycle day, restore delays, key domains for SSE (lifecycle-settings.ts). */
+  readonly dataManagement: DataManagementSettings
 }
 
 /** Where a storage class keeps its chunks: archive classes in the cold tier. */

@@ -12,12 +12,15 @@ import type { ChunkStore } from '../chunk/index.ts'
 import type { CopyObjectInput, CopySource, Principal, PutObjectResult, VersionId } from './api.ts'
 import { accessBucket } from './buckets.ts'
 import { checkReadConditions, quotedEtag } from './conditions.ts'
-import type { ObjectsContext } from './context.ts'
+import { tierOf, type ObjectsContext } from './context.ts'
 import { invalidArgument, noSuchKey, ObjectsError } from './errors.ts'
 import { isArchived, readAccessibleVersion, type ResolvedVersion } from './read.ts'
 import { readVersion } from './reader.ts'
 import { validateObjectKey, validateStorageClass, validateTags, validateUserMetadata } from './validate.ts'
 import { commitVersion, readSegment, writeSegment, type VersionDraft } from './versions.ts'
+import { putDue } from './restore.ts'
+import { encryptionInfo, resolveWriteEncryption } from './sse.ts'
+import { copyNeedsData, copyObjectByData, referenceCopyEncryption } from './sse-copy.ts'
 
 /** Resolve and check a copy source: access, delete markers, conditions, archive state. */
 export async function resolveCopySource(context: ObjectsContext, principal: Principal, source: CopySource): Promise<ResolvedVersion> {
@@ -32,7 +35,7 @@ export async function resolveCopySource(context: ObjectsContext, principal: Prin
     throw error
   }
   checkReadConditions(source.conditions, resolved.record, true)
-  if (isArchived(resolved.record)) {
+  if (isArchived(resolved.record, context.clock.nowMs())) {
     throw new ObjectsError('INVALID_STATE', `The source object of the COPY action is not in the active tier (${resolved.record.storageClass}): restore it first`, { subject: 'key', hint: 'InvalidObjectState' })
   }
   return resolved
@@ -102,10 +105,12 @@ export async function copyObject(
   if (source.record.sizeBytes > objectLimits.copyObjectBytesMax) {
     throw invalidArgument('InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${objectLimits.copyObjectBytesMax}`)
   }
-  const changes = input.metadataDirective === 'REPLACE' || input.storageClass !== undefined || input.checksumAlgorithm !== undefined
+  const changes = input.metadataDirective === 'REPLACE' || input.storageClass !== undefined || input.checksumAlgorithm !== undefined || input.encryption !== undefined
   if (isSelfCopy(input, source) && !changes) {
     throw invalidArgument('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
   }
+  const target = await resolveWriteEncryption(context, input.principal, input.bucket, input.encryption)
+  if (copyNeedsData(source.record, target)) return copyObjectByData(context, input, source)
   const checksum = await copyChecksum(context, input, source.record)
   throwIfAborted(input.signal)
   const idSuffix = newVersionIdSuffix(context.random)
@@ -114,8 +119,11 @@ export async function copyObject(
     const current = await sourceInTransaction(tx, input.principal, input.source, source.record)
     const bucket = await accessBucket(tx, input.principal, input.bucket)
     const data = await cloneData(context.chunkStore, tx, current.data, manifestId)
-    const draft = { ...copyDraft(input, current, checksum), data }
+    const encryption = referenceCopyEncryption(current, target)
+    const draft = { ...copyDraft(input, current, checksum), data, ...(encryption === undefined ? {} : { encryption }) }
     const record = await commitVersion(context.chunkStore, tx, bucket, input.key, draft, { nowMs: context.clock.nowMs(), idSuffix })
+    // The shared chunks follow the new class's tier in the background (restore-worker.ts).
+    if (tierOf(record.storageClass) !== tierOf(current.storageClass)) putDue(tx, record.lastModifiedMs, bucket.id, input.key, record, 'tier-move')
     return { record, versioning: bucket.versioning }
   }, { signal: input.signal })
   return {
@@ -124,6 +132,7 @@ export async function copyObject(
     ...(record.checksum === undefined ? {} : { checksum: record.checksum }),
     sizeBytes: record.sizeBytes,
     lastModifiedMs: record.lastModifiedMs,
+    ...(record.encryption === undefined ? {} : { encryption: encryptionInfo(record.encryption) }),
     ...(source.bucket.versioning === 'Unversioned' ? {} : { sourceVersionId: source.record.versionId }),
   }
 }

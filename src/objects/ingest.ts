@@ -11,7 +11,7 @@
 // them after the grace period.
 // Never: buffer a whole body; leave a put running after it returns or throws.
 import { chunkStream, type Tier } from '../chunk/index.ts'
-import { limits, objectLimits, throwIfAborted, type ChunkId } from '../lib/index.ts'
+import { limits, objectLimits, plainDomain, throwIfAborted, type ChunkId, type KeyDomainId } from '../lib/index.ts'
 import type { ChunkReference } from '../model/index.ts'
 import type { S3ErrorHint } from './api.ts'
 import type { ObjectsContext } from './context.ts'
@@ -19,6 +19,8 @@ import { invalidArgument, ObjectsError } from './errors.ts'
 
 export interface IngestOptions {
   tier: Tier
+  /** The key domain chunks are sealed in (SSE-S3 / SSE-KMS: the bucket's; default plain). */
+  domain?: KeyDomainId
   signal: AbortSignal
   /** The exact length the edge announced, when it knows it. */
   sizeBytes?: number
@@ -73,7 +75,7 @@ async function ingestSmall(context: ObjectsContext, body: AsyncIterable<Uint8Arr
   if (sizeBytes <= limits.inlineMaxBytes && options.inline !== false) return { sizeBytes, inline: buffer, chunks: [] }
   await context.budget.acquire(sizeBytes, options.signal)
   try {
-    const put = await context.chunkStore.put(buffer, { tier: options.tier, signal: options.signal })
+    const put = await context.chunkStore.put(buffer, { tier: options.tier, domain: options.domain ?? plainDomain, signal: options.signal })
     return { sizeBytes, chunks: [{ id: put.id, sizeBytes }] }
   } finally {
     context.budget.release(sizeBytes)
@@ -95,7 +97,7 @@ async function ingestChunked(context: ObjectsContext, body: AsyncIterable<Uint8A
   const start = async (chunk: Buffer): Promise<void> => {
     while (window.length >= objectLimits.ingestChunksInFlightMax) await settleOldest(window, chunks)
     await budget.acquire(chunk.length, options.signal)
-    const put = chunkStore.put(chunk, { tier: options.tier, signal: options.signal }).then(
+    const put = chunkStore.put(chunk, { tier: options.tier, domain: options.domain ?? plainDomain, signal: options.signal }).then(
       (result) => result.id,
     ).finally(() => budget.release(chunk.length))
     // Awaited in order by settleOldest (or allSettled below): marking it handled keeps a

@@ -23,7 +23,7 @@ import {
   type PartRecord,
   type UploadRecord,
 } from '../model/index.ts'
-import type { BodyDigests, ChecksumAlgorithm, ChecksumType, ContentHeaders, MultipartUploadInfo, PartInfo, Principal, StorageClass, Tags } from './api.ts'
+import type { BodyDigests, ChecksumAlgorithm, ChecksumType, ContentHeaders, EncryptionRequest, MultipartUploadInfo, PartInfo, Principal, StorageClass, Tags } from './api.ts'
 import { accessBucket } from './buckets.ts'
 import { quotedEtag } from './conditions.ts'
 import { tierOf, type ObjectsContext } from './context.ts'
@@ -31,6 +31,7 @@ import { invalidArgument, noSuchUpload } from './errors.ts'
 import { ingest } from './ingest.ts'
 import { uploadInfo } from './listings.ts'
 import { validateObjectKey, validatePartNumber, validateStorageClass, validateTags, validateUserMetadata } from './validate.ts'
+import { encryptionInfo, partWriteEncryption, resolveWriteEncryption } from './sse.ts'
 import { dropSegment, writeSegment } from './versions.ts'
 
 export interface CreateUploadInput {
@@ -43,6 +44,7 @@ export interface CreateUploadInput {
   storageClass?: StorageClass
   checksumAlgorithm?: ChecksumAlgorithm
   checksumType?: ChecksumType
+  encryption?: EncryptionRequest
 }
 
 function uploadChecksum(input: CreateUploadInput): { checksumAlgorithm?: ChecksumAlgorithm; checksumType?: ChecksumType } {
@@ -62,6 +64,7 @@ export async function createMultipartUpload(context: ObjectsContext, input: Crea
   validateUserMetadata(input.userMetadata)
   const tags = input.tags ?? []
   validateTags(tags, objectLimits.objectTagsMax)
+  const { stored: encryption } = await resolveWriteEncryption(context, input.principal, input.bucket, input.encryption)
   const record: UploadRecord = {
     uploadId: newUploadId(context.clock.nowMs(), context.random),
     key: input.key,
@@ -72,12 +75,13 @@ export async function createMultipartUpload(context: ObjectsContext, input: Crea
     userMetadata: { ...input.userMetadata },
     tags: tags.map((tag) => ({ key: tag.key, value: tag.value })),
     ...uploadChecksum(input),
+    ...(encryption === undefined ? {} : { encryption }),
   }
   await context.meta.transact(async (tx) => {
     const bucket = await accessBucket(tx, input.principal, input.bucket)
     tx.put(uploadKey(bucket.id, input.key, record.uploadId), encodeUpload(record))
   })
-  return uploadInfo(input.bucket, record)
+  return { ...uploadInfo(input.bucket, record), ...(encryption === undefined ? {} : { encryption: encryptionInfo(encryption) }) }
 }
 
 /** The upload named by (bucket, key, uploadId), or NOT_FOUND upload. */
@@ -125,7 +129,8 @@ export function partInfo(record: PartRecord, upload: UploadRecord): PartInfo {
   const checksum = record.checksum !== undefined && upload.checksumAlgorithm !== undefined
     ? { checksum: { algorithm: upload.checksumAlgorithm, type: upload.checksumType ?? defaultChecksumType(upload.checksumAlgorithm), value: record.checksum } }
     : {}
-  return { partNumber: record.partNumber, etag: quotedEtag(record.etag), sizeBytes: record.sizeBytes, lastModifiedMs: record.lastModifiedMs, ...checksum }
+  const encryption = encryptionInfo(upload.encryption)
+  return { partNumber: record.partNumber, etag: quotedEtag(record.etag), sizeBytes: record.sizeBytes, lastModifiedMs: record.lastModifiedMs, ...checksum, ...(encryption === undefined ? {} : { encryption }) }
 }
 
 /** The part checksum to keep: the one in the upload's algorithm; another algorithm is an error. */
@@ -143,12 +148,15 @@ export interface UploadPartInput extends PartTarget {
   sizeBytes?: number
   digests: () => Promise<BodyDigests>
   signal: AbortSignal
+  customerKey?: Buffer
 }
 
 export async function uploadPart(context: ObjectsContext, input: UploadPartInput): Promise<PartInfo> {
   const upload = await uploadForPart(context, input)
-  const ingested = await ingest(context, input.body, {
+  const encryption = partWriteEncryption(upload.encryption, input.customerKey)
+  const ingested = await ingest(context, encryption.wrap(input.body, input.partNumber), {
     tier: tierOf(upload.storageClass),
+    domain: encryption.domain,
     signal: input.signal,
     ...(input.sizeBytes === undefined ? {} : { sizeBytes: input.sizeBytes }),
     sizeBytesMax: objectLimits.partBytesMax,

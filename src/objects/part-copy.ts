@@ -23,7 +23,7 @@ export interface UploadPartCopyInput {
   signal: AbortSignal
 }
 
-function copyRange(source: CopySource, record: VersionRecord): ResolvedRange | undefined {
+export function copyRange(source: CopySource, record: VersionRecord): ResolvedRange | undefined {
   const size = record.sizeBytes
   if (source.range === undefined) {
     if (size > objectLimits.partBytesMax) {

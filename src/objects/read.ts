@@ -12,11 +12,16 @@ import { checkReadConditions, partSizesOf, quotedEtag, resolvePartNumber, resolv
 import type { ObjectsContext } from './context.ts'
 import { noSuchKey, noSuchVersion, ObjectsError } from './errors.ts'
 import { readVersion } from './reader.ts'
+import { expirationFor } from './lifecycle-config.ts'
+import { encryptionInfo, readDecryption } from './sse.ts'
+import { needsRestore, restoreInfo } from './storage-class.ts'
 import { currentVersion, latestVersion, rewriteVersion, versionById } from './versions.ts'
 import { validateTags } from './validate.ts'
 
 export function versionInfo(bucket: string, key: string, record: VersionRecord, isLatest: boolean): ObjectVersionInfo {
   const partSizesBytes = partSizesOf(record)
+  const restore = restoreInfo(record)
+  const encryption = encryptionInfo(record.encryption)
   return {
     bucket,
     key,
@@ -33,6 +38,8 @@ export function versionInfo(bucket: string, key: string, record: VersionRecord, 
     tagCount: record.tags.length,
     owner: record.owner as UserId,
     ...(partSizesBytes === undefined ? {} : { partSizesBytes }),
+    ...(restore === undefined ? {} : { restore }),
+    ...(encryption === undefined ? {} : { encryption }),
   }
 }
 
@@ -68,8 +75,9 @@ export async function readAccessibleVersion(context: ObjectsContext, principal: 
   return context.meta.read(async (tx) => resolveVersion(tx, await accessBucket(tx, principal, bucketName), key, versionId))
 }
 
-export function isArchived(record: VersionRecord): boolean {
-  return record.storageClass === 'GLACIER' || record.storageClass === 'DEEP_ARCHIVE'
+/** Archived and without a readable restored copy (storage-class.ts). */
+export function isArchived(record: VersionRecord, nowMs: number): boolean {
+  return needsRestore(record, nowMs)
 }
 
 function servedRange(record: VersionRecord, range: ByteRange | undefined, partNumber: number | undefined): ResolvedRange | undefined {
@@ -83,15 +91,17 @@ function servedRange(record: VersionRecord, range: ByteRange | undefined, partNu
 export async function getObject(context: ObjectsContext, input: GetObjectInput, withBody: boolean): Promise<GetObjectResult> {
   const { bucket, record, isLatest } = await readAccessibleVersion(context, input.principal, input.bucket, input.key, input.versionId)
   checkReadConditions(input.conditions, record, false)
-  if (withBody && isArchived(record)) {
+  if (withBody && isArchived(record, context.clock.nowMs())) {
     throw new ObjectsError('INVALID_STATE', `The operation is not valid for the object's storage class (${record.storageClass}): restore it first`, { subject: 'key', hint: 'InvalidObjectState' })
   }
+  const decrypt = readDecryption(record, input.customerKey) // SSE-C key checks apply to HEAD too
   const range = servedRange(record, input.range, input.partNumber)
+  const expiration = await expirationFor(context, bucket, input.key, record, isLatest)
   return {
-    version: versionInfo(input.bucket, input.key, record, isLatest),
+    version: { ...versionInfo(input.bucket, input.key, record, isLatest), ...(expiration === undefined ? {} : { expiration }) },
     bucketVersioning: bucket.versioning,
     ...(range === undefined ? {} : { range: { ...range, totalBytes: record.sizeBytes } }),
-    ...(withBody ? { body: readVersion(context, record, range, input.signal) } : {}),
+    ...(withBody ? { body: decrypt(readVersion(context, record, range, input.signal), range) } : {}),
   }
 }
 

@@ -13,8 +13,14 @@ import { ByteBudget, ChunkerPool, type ObjectsContext } from './context.ts'
 import { copyObject } from './copy.ts'
 import { listMultipartUploads, listObjects, listObjectVersions } from './listings.ts'
 import { createMultipartUpload, uploadPart } from './multipart.ts'
-import { uploadPartCopy } from './part-copy.ts'
+import { dataManagementSettings, type DataManagementSettings } from './lifecycle-settings.ts'
 import { getObject, getObjectTagging, putObjectTagging } from './read.ts'
+import { restoreObject } from './restore.ts'
+import { DataManagementWorker, type BackgroundHooks } from './lifecycle-background.ts'
+import { deleteBucketLifecycle, expirationAfterWrite, getBucketLifecycle, putBucketLifecycle } from './lifecycle-config.ts'
+import { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './sse.ts'
+import { uploadPartCopyWithEncryption } from './sse-copy.ts'
+import type { Principal, PutObjectResult } from './api.ts'
 import { Users, type RootCredentials } from './users.ts'
 import { deleteObject, putObject } from './write.ts'
 
@@ -34,12 +40,19 @@ export interface ObjectsOptions {
    * decide dedup across objects: a store keeps one setting for its life. Tests use small chunks.
    */
   chunking?: ContentDefinedChunkerOptions
+  /** Lifecycle day, restore delays, worker cadence and key domains (lifecycle-settings.ts). */
+  dataManagement?: Partial<DataManagementSettings>
 }
 
 /** The objects layer as the engine holds it: the service plus lifecycle and root setup. */
 export interface ObjectsLayer extends ObjectsService {
   readonly users: Users
   setRootCredentials(root: RootCredentials): void
+  /** Start the restore / tier-move queue and the lifecycle worker (lifecycle-background.ts). */
+  startBackground(hooks: BackgroundHooks): void
+  /** Run one background tick now and wait for it (tests, tools); works without startBackground. */
+  runBackgroundNow(): Promise<void>
+  /** Stops the background work, then makes later calls fail CLOSED. */
   close(): Promise<void>
 }
 
@@ -54,6 +67,7 @@ export async function openObjects(options: ObjectsOptions): Promise<ObjectsLayer
     defaultRegion: options.defaultRegion ?? 'us-east-1',
     budget: new ByteBudget(options.ingestBytesInFlightMax ?? objectLimits.ingestBytesInFlightMax),
     chunkers: new ChunkerPool(chunking),
+    dataManagement: dataManagementSettings(options.dataManagement),
   }
   const users = new Users({ meta: options.meta, clock: options.clock, random: options.random, ...(options.rootCredentials === undefined ? {} : { root: options.rootCredentials }) })
   return new Objects(context, users)
@@ -63,10 +77,30 @@ class Objects implements ObjectsLayer {
   readonly users: Users
   readonly #context: ObjectsContext
   #closed = false
+  #worker: DataManagementWorker | undefined
 
   constructor(context: ObjectsContext, users: Users) {
     this.#context = context
     this.users = users
+  }
+
+  startBackground(hooks: BackgroundHooks): void {
+    if (this.#closed || this.#worker !== undefined) return
+    this.#worker = new DataManagementWorker(this.#context, hooks)
+    this.#worker.start()
+  }
+
+  async runBackgroundNow(): Promise<void> {
+    // Without a running loop, entry failures surface here instead of being logged.
+    const worker = this.#worker ?? new DataManagementWorker(this.#open, {
+      onError: (error) => {
+        throw error
+      },
+      onBug: (error) => {
+        throw error
+      },
+    })
+    await worker.poke()
   }
 
   /** The context for one call; CLOSED after close(). */
@@ -81,6 +115,7 @@ class Objects implements ObjectsLayer {
 
   async close(): Promise<void> {
     this.#closed = true
+    await this.#worker?.stop()
   }
 
   createBucket: ObjectsService['createBucket'] = async (principal, name, options) => buckets.createBucket(this.#open, principal, name, options?.region)
@@ -92,11 +127,11 @@ class Objects implements ObjectsLayer {
   putBucketTagging: ObjectsService['putBucketTagging'] = async (principal, name, tags) => buckets.putBucketTagging(this.#open, principal, name, tags)
   deleteBucketTagging: ObjectsService['deleteBucketTagging'] = async (principal, name) => buckets.deleteBucketTagging(this.#open, principal, name)
 
-  putObject: ObjectsService['putObject'] = async (input) => putObject(this.#open, input)
+  putObject: ObjectsService['putObject'] = async (input) => this.#withExpiration(input.principal, input.bucket, input.key, await putObject(this.#open, input))
   getObject: ObjectsService['getObject'] = async (input) => getObject(this.#open, input, true)
   headObject: ObjectsService['headObject'] = async (input) => getObject(this.#open, input, false)
   deleteObject: ObjectsService['deleteObject'] = async (input) => deleteObject(this.#open, input)
-  copyObject: ObjectsService['copyObject'] = async (input) => copyObject(this.#open, input)
+  copyObject: ObjectsService['copyObject'] = async (input) => this.#withExpiration(input.principal, input.bucket, input.key, await copyObject(this.#open, input))
   getObjectTagging: ObjectsService['getObjectTagging'] = async (input) => getObjectTagging(this.#open, input)
   putObjectTagging: ObjectsService['putObjectTagging'] = async (input) => putObjectTagging(this.#open, input)
   deleteObjectTagging: ObjectsService['deleteObjectTagging'] = async (input) => putObjectTagging(this.#open, { ...input, tags: [] })
@@ -106,9 +141,24 @@ class Objects implements ObjectsLayer {
 
   createMultipartUpload: ObjectsService['createMultipartUpload'] = async (input) => createMultipartUpload(this.#open, input)
   uploadPart: ObjectsService['uploadPart'] = async (input) => uploadPart(this.#open, input)
-  uploadPartCopy: ObjectsService['uploadPartCopy'] = async (input) => uploadPartCopy(this.#open, input)
-  completeMultipartUpload: ObjectsService['completeMultipartUpload'] = async (input) => completeMultipartUpload(this.#open, input)
+  uploadPartCopy: ObjectsService['uploadPartCopy'] = async (input) => uploadPartCopyWithEncryption(this.#open, input)
+  completeMultipartUpload: ObjectsService['completeMultipartUpload'] = async (input) => this.#withExpiration(input.principal, input.bucket, input.key, await completeMultipartUpload(this.#open, input))
   abortMultipartUpload: ObjectsService['abortMultipartUpload'] = async (input) => abortMultipartUpload(this.#open, input)
   listParts: ObjectsService['listParts'] = async (input) => listParts(this.#open, input)
   listMultipartUploads: ObjectsService['listMultipartUploads'] = async (input) => listMultipartUploads(this.#open, input)
+
+  // Storage classes, restore, lifecycle, encryption (docs/storage-classes.md, lifecycle.md, encryption.md).
+  restoreObject: NonNullable<ObjectsService['restoreObject']> = async (input) => restoreObject(this.#open, input)
+  getBucketLifecycle: NonNullable<ObjectsService['getBucketLifecycle']> = async (principal, name) => getBucketLifecycle(this.#open, principal, name)
+  putBucketLifecycle: NonNullable<ObjectsService['putBucketLifecycle']> = async (principal, name, configuration) => putBucketLifecycle(this.#open, principal, name, configuration)
+  deleteBucketLifecycle: NonNullable<ObjectsService['deleteBucketLifecycle']> = async (principal, name) => deleteBucketLifecycle(this.#open, principal, name)
+  getBucketEncryption: NonNullable<ObjectsService['getBucketEncryption']> = async (principal, name) => getBucketEncryption(this.#open, principal, name)
+  putBucketEncryption: NonNullable<ObjectsService['putBucketEncryption']> = async (principal, name, config) => putBucketEncryption(this.#open, principal, name, config)
+  deleteBucketEncryption: NonNullable<ObjectsService['deleteBucketEncryption']> = async (principal, name) => deleteBucketEncryption(this.#open, principal, name)
+
+  /** x-amz-expiration of the version a write just made (lifecycle-config.ts). */
+  async #withExpiration<T extends PutObjectResult>(principal: Principal, bucket: string, key: string, result: T): Promise<T> {
+    const expiration = await expirationAfterWrite(this.#open, principal, bucket, key)
+    return expiration === undefined ? result : { ...result, expiration }
+  }
 }

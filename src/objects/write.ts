@@ -15,6 +15,7 @@ import { quotedEtag } from './conditions.ts'
 import { tierOf, type ObjectsContext } from './context.ts'
 import { ingest, type Ingested } from './ingest.ts'
 import { validateObjectKey, validateStorageClass, validateTags, validateUserMetadata } from './validate.ts'
+import { encryptionInfo, resolveWriteEncryption } from './sse.ts'
 import {
   checkWriteConditions,
   commitVersion,
@@ -72,8 +73,11 @@ export async function putObject(context: ObjectsContext, input: PutObjectInput):
     const bucket = await accessBucket(tx, input.principal, input.bucket)
     checkWriteConditions(await currentVersion(tx, bucket.id, input.key), conditions, bucket.name, input.key)
   })
-  const ingested = await ingest(context, input.body, {
+  const encryption = await resolveWriteEncryption(context, input.principal, input.bucket, input.encryption)
+  const ingested = await ingest(context, encryption.wrap(input.body, 0), {
     tier: tierOf(storageClass),
+    domain: encryption.domain,
+    inline: encryption.inline,
     signal: input.signal,
     ...(input.sizeBytes === undefined ? {} : { sizeBytes: input.sizeBytes }),
     sizeBytesMax: objectLimits.putObjectBytesMax,
@@ -94,6 +98,7 @@ export async function putObject(context: ObjectsContext, input: PutObjectInput):
     storageClass,
     owner: input.principal.userId,
     data: planned.data,
+    ...(encryption.stored === undefined ? {} : { encryption: encryption.stored }),
   }
   const idSuffix = newVersionIdSuffix(context.random)
   const { record, versioning } = await context.meta.transact(async (tx) => {
@@ -107,6 +112,7 @@ export async function putObject(context: ObjectsContext, input: PutObjectInput):
     ...(versioning === 'Unversioned' ? {} : { versionId: record.versionId }),
     ...(record.checksum === undefined ? {} : { checksum: record.checksum }),
     sizeBytes: record.sizeBytes,
+    ...(record.encryption === undefined ? {} : { encryption: encryptionInfo(record.encryption) }),
   }
 }
 

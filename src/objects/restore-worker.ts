@@ -1,0 +1,135 @@
+// The due-work queue of the objects layer: entries ('s3','due',dueMs,bucketId,key,order,kind)
+// written in the transaction that made the work necessary (docs/format/objects.md 7.3):
+//   restore-ready   move an archived version's data to the hot tier, mark the restored copy
+//                   readable and queue its expiry;
+//   restore-expire  drop the restored copy: clear the restore state, move the data back cold;
+//   tier-move       a version changed class (copy, lifecycle transition): put its data in the
+//                   tier of its class.
+// Each entry is re-checked against the version it names (by order and version id) and removed
+// once its work is done; a stale entry (version gone, another restore started) is removed
+// without work. Work that fails leaves the entry for the next step, so the queue is resumable
+// across restarts and retries after errors. Moves happen outside transactions and are
+// idempotent (storage-class.ts).
+// Never: mark a restored copy readable before its data was moved.
+import { dataManagementLimits, isStoreError } from '../lib/index.ts'
+import { decodeKey, type WriteTx } from '../meta/index.ts'
+import { decodeDue, decodeVersion, dueKinds, dueUntil, versionKey, type DueKind, type VersionRecord } from '../model/index.ts'
+import type { ObjectsContext } from './context.ts'
+import { daysAfter, deleteDue, putDue } from './restore.ts'
+import { isArchiveClass, moveVersionData } from './storage-class.ts'
+import { rewriteVersion } from './versions.ts'
+
+export interface DueEntry {
+  readonly dueMs: number
+  readonly bucketId: number
+  readonly key: string
+  readonly order: number
+  readonly kind: DueKind
+}
+
+export interface DueStepReport {
+  done: number
+  failed: number
+  /** True when the step found a full page: more may be due already. */
+  more: boolean
+}
+
+function decodeDueKey(encoded: Buffer): DueEntry {
+  const [, , dueMs, bucketId, key, order, kind] = decodeKey(encoded)
+  if (typeof dueMs !== 'number' || typeof bucketId !== 'number' || typeof key !== 'string' || typeof order !== 'number' || !dueKinds.includes(kind as DueKind)) {
+    throw new TypeError('a due key has the layout of dueKey()')
+  }
+  return { dueMs, bucketId, key, order, kind: kind as DueKind }
+}
+
+async function loadVersion(context: ObjectsContext, entry: DueEntry): Promise<VersionRecord | undefined> {
+  const stored = await context.meta.read((tx) => tx.get(versionKey(entry.bucketId, entry.key, entry.order)))
+  return stored === undefined ? undefined : decodeVersion(stored, `('s3','ver',${entry.bucketId},${JSON.stringify(entry.key)})`)
+}
+
+async function dropEntry(context: ObjectsContext, entry: DueEntry): Promise<void> {
+  await context.meta.transact(async (tx) => deleteDue(tx, entry.dueMs, entry.bucketId, entry.key, entry.order, entry.kind))
+}
+
+/** The version an entry names, re-read inside a transaction; undefined when it changed identity. */
+async function versionInTx(tx: WriteTx, entry: DueEntry, versionId: string): Promise<VersionRecord | undefined> {
+  const stored = await tx.get(versionKey(entry.bucketId, entry.key, entry.order))
+  if (stored === undefined) return undefined
+  const record = decodeVersion(stored, `('s3','ver',${entry.bucketId},${JSON.stringify(entry.key)})`)
+  return record.versionId === versionId ? record : undefined
+}
+
+async function restoreReady(context: ObjectsContext, entry: DueEntry, record: VersionRecord): Promise<void> {
+  const restore = record.restore
+  if (restore === undefined || restore.completedMs !== undefined || restore.readyMs !== entry.dueMs) return dropEntry(context, entry)
+  await moveVersionData(context, record, 'hot')
+  await context.meta.transact(async (tx) => {
+    const current = await versionInTx(tx, entry, record.versionId)
+    deleteDue(tx, entry.dueMs, entry.bucketId, entry.key, entry.order, entry.kind)
+    if (current?.restore === undefined || current.restore.completedMs !== undefined || current.restore.readyMs !== entry.dueMs) return
+    const nowMs = context.clock.nowMs()
+    const expiresMs = daysAfter(context.dataManagement, nowMs, current.restore.days)
+    const updated: VersionRecord = { ...current, restore: { ...current.restore, completedMs: nowMs, expiresMs } }
+    await rewriteVersion(tx, entry.bucketId, entry.key, updated)
+    putDue(tx, expiresMs, entry.bucketId, entry.key, updated, 'restore-expire')
+  })
+}
+
+async function restoreExpire(context: ObjectsContext, entry: DueEntry, record: VersionRecord): Promise<void> {
+  const restore = record.restore
+  if (restore !== undefined && restore.expiresMs !== entry.dueMs) return dropEntry(context, entry) // a newer restore owns the version
+  if (restore !== undefined) {
+    // First make the copy unreadable (the entry stays, so a crash here still moves the data).
+    await context.meta.transact(async (tx) => {
+      const current = await versionInTx(tx, entry, record.versionId)
+      if (current?.restore?.expiresMs !== entry.dueMs) return
+      const { restore: _expired, ...rest } = current
+      await rewriteVersion(tx, entry.bucketId, entry.key, rest)
+    })
+  }
+  if (isArchiveClass(record.storageClass)) await moveVersionData(context, record, 'cold')
+  await dropEntry(context, entry)
+}
+
+async function tierMove(context: ObjectsContext, entry: DueEntry, record: VersionRecord): Promise<void> {
+  // An archived version with a restore pending or done keeps its data where the restore puts it.
+  if (!(isArchiveClass(record.storageClass) && record.restore !== undefined)) {
+    await moveVersionData(context, record, isArchiveClass(record.storageClass) ? 'cold' : 'hot')
+  }
+  await dropEntry(context, entry)
+}
+
+async function runEntry(context: ObjectsContext, entry: DueEntry, versionId: string): Promise<void> {
+  const record = await loadVersion(context, entry)
+  if (record === undefined || record.versionId !== versionId) return dropEntry(context, entry)
+  switch (entry.kind) {
+    case 'restore-ready':
+      return restoreReady(context, entry, record)
+    case 'restore-expire':
+      return restoreExpire(context, entry, record)
+    case 'tier-move':
+      return tierMove(context, entry, record)
+  }
+}
+
+/**
+ * Handle up to restoreDueEntriesPerStep entries due at nowMs. A failing entry is reported to
+ * onError and stays queued; CLOSED stops the step quietly (the layer is shutting down).
+ */
+export async function runDueStep(context: ObjectsContext, onError: (error: unknown, entry: DueEntry) => void): Promise<DueStepReport> {
+  const nowMs = context.clock.nowMs()
+  const page = await context.meta.read((tx) => tx.scan({ ...dueUntil(nowMs + 1), limit: dataManagementLimits.restoreDueEntriesPerStep }))
+  const report: DueStepReport = { done: 0, failed: 0, more: page.length === dataManagementLimits.restoreDueEntriesPerStep }
+  for (const stored of page) {
+    const entry = decodeDueKey(stored.key)
+    try {
+      await runEntry(context, entry, decodeDue(stored.value, `('s3','due',${entry.dueMs})`).versionId)
+      report.done += 1
+    } catch (error) {
+      if (isStoreError(error, 'CLOSED')) throw error
+      report.failed += 1
+      onError(error, entry)
+    }
+  }
+  return report
+}
