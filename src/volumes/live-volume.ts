@@ -17,9 +17,9 @@
 //   the snapshot (copy-on-write), so a snapshot is the volume as of its freeze instant.
 // - An extent's dirty bit is durable before its head bytes change (ExtentMap.markDirty), once
 //   the volume has a base snapshot or one is being taken. Before its first snapshot a volume
-//   needs no dirty bits: that snapshot takes every extent that left BASE (all of them changed
-//   since the empty base), and a write whose state change was lost in a crash reads as BASE
-//   (zeroes) in the volume and in the snapshot alike.
+//   needs no dirty bits: that snapshot takes every DATA extent (the only ones that can differ
+//   from the empty base), and a write whose state change was lost in a crash reads as zeroes
+//   in the volume and in the snapshot alike.
 // - BASE is never re-entered: hydration, writes and trims only move extents out of it.
 // Never: read a BASE extent's head region, or assume it is a hole after an unclean shutdown;
 // let a state reach the metadata before the head bytes it depends on are fsynced.
@@ -238,8 +238,9 @@ export class LiveVolume {
     this.#frozen = frozen
     const dirty = map.takeDirty()
     if (everything) return ExtentSet.where(this.extentCount, () => true)
-    // Without a base every extent that left BASE changed since the (empty) base.
-    if (baseless) return ExtentSet.where(this.extentCount, (extent) => map.state(extent) !== extentStates.base)
+    // Without a base only DATA extents can differ from the (empty) base: everything else reads
+    // as zeroes, which is what the new manifest inherits for extents it does not take.
+    if (baseless) return ExtentSet.where(this.extentCount, (extent) => map.state(extent) === extentStates.data)
     return dirty
   }
 

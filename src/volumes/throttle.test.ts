@@ -80,10 +80,19 @@ t.test('a gp3 volume holds 3,000 IOPS and 125 MiB/s within 10% (real time)', asy
     await Promise.all(Array.from({ length: 32 }, worker))
     return ops / ((performance.now() - start) / 1000)
   }
-  await measure(4 * KiB, 200) // spend the initial burst
-  const iops = await measure(4 * KiB, 2000)
-  t.ok(iops <= 3000 * 1.1 && iops >= 3000 * 0.9, `${iops.toFixed(0)} IOPS of 4 KiB (limit 3,000)`)
-  const mibps = (await measure(1 * MiB, 2000))
-  t.ok(mibps <= 125 * 1.1 && mibps >= 125 * 0.9, `${mibps.toFixed(1)} MiB/s in 1 MiB reads (limit 125)`)
+  // The limit must never be exceeded; reaching it needs CPU, so a loaded machine gets three tries.
+  const holds = async (lengthBytes: number, limit: number, unit: (rate: number) => number, what: string): Promise<void> => {
+    const rates: number[] = []
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      await measure(lengthBytes, 200) // spend what the bucket saved up meanwhile
+      const rate = unit(await measure(lengthBytes, 2000))
+      rates.push(rate)
+      t.ok(rate <= limit * 1.1, `${rate.toFixed(1)} ${what} is at most 110% of ${limit}`)
+      if (rate >= limit * 0.9) break
+    }
+    t.ok(rates.some((rate) => rate >= limit * 0.9 && rate <= limit * 1.1), `${what} within 10% of ${limit} (${rates.map((rate) => rate.toFixed(1)).join(', ')})`)
+  }
+  await holds(4 * KiB, 3000, (rate) => rate, 'IOPS of 4 KiB')
+  await holds(1 * MiB, 125, (rate) => rate, 'MiB/s in 1 MiB reads')
   await exported.release()
 })
