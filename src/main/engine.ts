@@ -14,6 +14,7 @@ import { nodeIo, type Io } from '../io/index.ts'
 import { loadMasterKey, loadPreviousMasterKey, masterKeyIdHex, type MasterKey } from '../crypto/index.ts'
 import type { MetaStore } from '../meta/index.ts'
 import { ChunkStore, KeyRing, type ChunkStoreOptions, type ChunkStoreStats } from '../chunk/index.ts'
+import { VolumeService } from '../volumes/index.ts'
 import { openObjects, type ObjectsLayer } from '../objects/index.ts'
 import { addStatsGauges, type AdminEngine, type JsonObject, type MaintenanceOptions, type Registry } from '../admin/index.ts'
 import type { ServerConfig } from './config.ts'
@@ -57,14 +58,18 @@ export async function openEngine(config: ServerConfig, logger: Logger, world: En
     await writePidFile(io, config.dataDir)
     closers.push({ name: 'pid file', close: () => removePidFile(io, config.dataDir) })
 
-    const { options, masterKeyId, masterKeySource } = await chunkStoreOptions(config, logger, world, meta)
+    const { options, keyRing, masterKeyId, masterKeySource } = await chunkStoreOptions(config, logger, world, meta)
     const chunkStore = await ChunkStore.open(options)
     closers.push({ name: 'chunk store', close: () => chunkStore.close() })
     logRecovery(chunkStore, logger)
+    // Volumes: after the chunk store, closed before it (closing flushes every live volume).
+    const volumeBugs: VolumeBugSink = {}
+    const volumes = await openVolumes(config, logger, world, { meta, chunkStore, keyRing }, volumeBugs)
+    closers.push({ name: 'volume service', close: () => volumes.close() })
     // Objects layer: after the chunk store, closed before it (root credentials are set by the server).
     const objects = await openObjects({ meta, chunkStore, clock: world.clock, random, ...(config.s3Region === undefined ? {} : { defaultRegion: config.s3Region }) })
     closers.push({ name: 'objects layer', close: () => objects.close() })
-    return new CairnEngine({ config, logger, world, meta, chunkStore, objects, masterKeyId, masterKeySource, closers })
+    return new CairnEngine({ config, logger, world, meta, chunkStore, volumes, volumeBugs, objects, masterKeyId, masterKeySource, closers })
   } catch (error) {
     await closeAll(closers, logger)
     throw error
@@ -90,7 +95,7 @@ async function chunkStoreOptions(config: ServerConfig, logger: Logger, world: En
     gcGraceMs: config.gcGraceMs,
     logger: eventLogger(logger.child({ component: 'chunk-store' })),
   }
-  return { options, masterKeyId, masterKeySource: loaded.source }
+  return { options, keyRing, masterKeyId, masterKeySource: loaded.source }
 }
 
 /**
@@ -105,6 +110,34 @@ async function finishMasterKeyRotation(keyRing: KeyRing, masterKey: MasterKey, l
   logger.info({ rewrappedDomains, masterKeyId: masterKeyIdHex(masterKey) }, 'master key rotation finished; the previous key is no longer needed by this data dir')
 }
 
+/** Where bugs in background volume work go: the logger until startBackground hands over onBug. */
+type VolumeBugSink = { onBug?: (error: Error) => void }
+
+async function openVolumes(config: ServerConfig, logger: Logger, world: EngineWorld, core: { meta: MetaStore; chunkStore: ChunkStore; keyRing: KeyRing }, bugs: VolumeBugSink): Promise<VolumeService> {
+  const volumeLogger = eventLogger(logger.child({ component: 'volumes' }))
+  const volumes = await VolumeService.open({
+    ...core,
+    io: world.io,
+    clock: world.clock,
+    random: world.random,
+    volumesDir: VolumeService.volumesDirOf(config.dataDir),
+    log: (event, fields) => volumeLogger(event, fields),
+    onBug: (error) => {
+      logger.fatal({ err: error }, 'bug in background volume work')
+      bugs.onBug?.(error)
+    },
+  })
+  logger.info({ recovery: toJsonObject(volumes.recovery) }, 'volume service open')
+  return volumes
+}
+
+/** Where NBD clients connect, for attach hints (a wildcard host becomes loopback; port 0 is unknown here). */
+function nbdTargetOf(config: ServerConfig): { host: string; port: number } | undefined {
+  const { host, port } = config.nbdAddress
+  if (port === 0) return undefined
+  return { host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host, port }
+}
+
 function logRecovery(chunkStore: ChunkStore, logger: Logger): void {
   const recovery = toJsonObject(chunkStore.recovery)
   logger.info({ recovery, hashAlgorithm: chunkStore.hashAlgorithm }, 'chunk store open')
@@ -116,6 +149,8 @@ interface EngineParts {
   world: EngineWorld
   meta: MetaStore
   chunkStore: ChunkStore
+  volumes: VolumeService
+  volumeBugs: VolumeBugSink
   objects: ObjectsLayer
   masterKeyId: string
   masterKeySource: 'env' | 'file'
@@ -124,6 +159,7 @@ interface EngineParts {
 
 class CairnEngine implements Engine {
   readonly dataDir: string
+  readonly volumes: VolumeService
   readonly objects: ObjectsLayer
   readonly #parts: EngineParts
   #maintenance: Maintenance | undefined
@@ -132,6 +168,7 @@ class CairnEngine implements Engine {
   constructor(parts: EngineParts) {
     this.#parts = parts
     this.dataDir = parts.config.dataDir
+    this.volumes = parts.volumes
     this.objects = parts.objects
   }
 
@@ -140,7 +177,10 @@ class CairnEngine implements Engine {
     toJsonObject(await this.#parts.chunkStore.collectGarbage({ signal }))
   readonly compact = async ({ signal }: MaintenanceOptions): Promise<JsonObject> => toJsonObject(await this.#parts.chunkStore.compact({ signal }))
 
+  readonly nbdTarget = (): { host: string; port: number } | undefined => nbdTargetOf(this.#parts.config)
+
   startBackground(onBug: (error: Error) => void): void {
+    this.#parts.volumeBugs.onBug = onBug
     if (this.#maintenance !== undefined || this.#closing !== undefined) return
     const { chunkStore, logger, config } = this.#parts
     this.#maintenance = new Maintenance({
