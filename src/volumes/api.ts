@@ -3,7 +3,9 @@
 // flags) and maps StoreError codes to NBD errno in one switch: INVALID_ARGUMENT/INVALID_RANGE ->
 // EINVAL, NO_SPACE -> ENOSPC, ACCESS_DENIED (read-only) -> EPERM, NOT_IMPLEMENTED -> ENOTSUP,
 // IO_ERROR/CHUNK_CORRUPT/CHUNK_MISSING -> EIO, ABORTED/CLOSED -> ESHUTDOWN.
-// Below the edge, offsets and lengths are asserted, never re-validated.
+// Below the edge, offsets and lengths are asserted, never re-validated: every call's range lies
+// inside the export's sizeBytes and is at most blockSizes.maximumBytes long (payload or not:
+// the edge splits a larger TRIM/WRITE_ZEROES and answers BLOCK_STATUS/CACHE for a prefix).
 //
 // Durability: write() resolves when the data is in the volume's live data (visible to reads on
 // every connection), durable only after flush() or when written with fua. flush() makes durable
