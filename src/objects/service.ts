@@ -47,6 +47,14 @@ export interface ObjectsOptions {
 /** The objects layer as the engine holds it: the service plus lifecycle and root setup. */
 export interface ObjectsLayer extends ObjectsService {
   readonly users: Users
+  // The optional data-management operations of ObjectsService, which this layer always has.
+  getBucketLifecycle: NonNullable<ObjectsService['getBucketLifecycle']>
+  putBucketLifecycle: NonNullable<ObjectsService['putBucketLifecycle']>
+  deleteBucketLifecycle: NonNullable<ObjectsService['deleteBucketLifecycle']>
+  getBucketEncryption: NonNullable<ObjectsService['getBucketEncryption']>
+  putBucketEncryption: NonNullable<ObjectsService['putBucketEncryption']>
+  deleteBucketEncryption: NonNullable<ObjectsService['deleteBucketEncryption']>
+  restoreObject: NonNullable<ObjectsService['restoreObject']>
   setRootCredentials(root: RootCredentials): void
   /** Start the restore / tier-move queue and the lifecycle worker (lifecycle-background.ts). */
   startBackground(hooks: BackgroundHooks): void
