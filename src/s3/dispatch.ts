@@ -3,6 +3,7 @@
 import { assertNever } from '../lib/index.ts'
 import type { S3Context, S3Response } from './context.ts'
 import type { Endpoint } from './endpoint.ts'
+import { withDataManagement, type DataManagementEndpoint } from './data-management.ts'
 import { S3Error } from './errors.ts'
 import * as buckets from './handlers/buckets.ts'
 import { copyObject } from './handlers/copy.ts'
@@ -14,6 +15,10 @@ import { putObject } from './handlers/objects-put.ts'
 import * as tagging from './handlers/tagging.ts'
 
 export async function dispatch(context: S3Context, endpoint: Endpoint): Promise<S3Response> {
+  return withDataManagement(context, endpoint, dispatchCore)
+}
+
+async function dispatchCore(context: S3Context, endpoint: Exclude<Endpoint, DataManagementEndpoint>): Promise<S3Response> {
   switch (endpoint.kind) {
     case 'ListBuckets':
       return buckets.listBuckets(context, endpoint)

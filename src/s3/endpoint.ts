@@ -6,6 +6,7 @@
 //
 // `NotImplemented` stands for every recognised S3 operation Cairn does not support (bucket
 // policy, CORS, lifecycle, ...): it is answered with 501, never silently treated as another one.
+import type { DataManagementEndpoint } from './data-management.ts'
 
 export interface BucketTarget {
   readonly bucket: string
@@ -106,7 +107,8 @@ export type NotImplementedEndpoint = {
   readonly key?: string
 }
 
-export type Endpoint = ServiceEndpoint | BucketEndpoint | ObjectEndpoint | NotImplementedEndpoint
+// Lifecycle, bucket encryption and RestoreObject: routed and handled by data-management.ts.
+export type Endpoint = ServiceEndpoint | BucketEndpoint | ObjectEndpoint | NotImplementedEndpoint | DataManagementEndpoint
 export type EndpointKind = Endpoint['kind']
 
 /** Operations that read a request body (the router never does; handlers do, bounded). */

@@ -64,15 +64,15 @@ t.test('recognised but unsupported subresources are NotImplemented, never anothe
     ['/b?policy', 'GET', 'GetBucketPolicy'],
     ['/b?policy', 'PUT', 'PutBucketPolicy'],
     ['/b?cors', 'DELETE', 'DeleteBucketCors'],
-    ['/b?lifecycle', 'PUT', 'PutBucketLifecycleConfiguration'],
-    ['/b?encryption', 'GET', 'GetBucketEncryption'],
+    ['/b/k?lifecycle', 'PUT', 'PutBucketLifecycleConfiguration'], // on a bucket: data-management.ts
+    ['/b/k?encryption', 'GET', 'GetBucketEncryption'],
     ['/b?object-lock', 'GET', 'GetObjectLockConfiguration'],
     ['/b?website', 'GET', 'GetBucketWebsite'],
     ['/b?logging', 'GET', 'GetBucketLogging'],
     ['/b?notification', 'GET', 'GetBucketNotificationConfiguration'],
     ['/b?replication', 'GET', 'GetBucketReplication'],
     ['/b/k?select&select-type=2', 'POST', 'SelectObjectContent'],
-    ['/b/k?restore', 'POST', 'RestoreObject'],
+    ['/b?restore', 'POST', 'RestoreObject'], // on an object: data-management.ts
     ['/b/k?attributes', 'GET', 'GetObjectAttributes'],
     ['/b/k?legal-hold', 'PUT', 'PutObjectLegalHold'],
     ['/b/k?retention', 'GET', 'GetObjectRetention'],

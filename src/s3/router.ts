@@ -10,6 +10,7 @@
 import { percentDecode, parseRawQuery } from './auth/index.ts'
 import type { BucketEndpoint, EncodingType, Endpoint, ObjectEndpoint, ResponseOverrides } from './endpoint.ts'
 import { S3Error } from './errors.ts'
+import { routeDataManagement } from './data-management.ts'
 import { objectLimits, s3ApiLimits } from '../lib/index.ts'
 
 export interface S3Addressing {
@@ -138,6 +139,8 @@ export function route(method: string, addressing: S3Addressing, query: Query, he
 }
 
 function routeBucket(method: string, bucket: string, query: Query): Endpoint {
+  const managed = routeDataManagement(method, bucket, undefined, query)
+  if (managed !== undefined) return managed
   for (const [name, resource] of Object.entries(unsupportedBucketSubresources)) {
     if (query.has(name)) return notImplemented(method, resource, bucket)
   }
@@ -201,6 +204,8 @@ function routeList(bucket: string, query: Query): BucketEndpoint {
 }
 
 function routeObject(method: string, bucket: string, key: string, query: Query, copySource: boolean): Endpoint {
+  const managed = routeDataManagement(method, bucket, key, query)
+  if (managed !== undefined) return managed
   for (const [name, resource] of Object.entries(unsupportedObjectSubresources)) {
     if (query.has(name)) return notImplemented(method, resource, bucket, key)
   }

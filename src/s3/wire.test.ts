@@ -39,7 +39,7 @@ async function wireBehaviour(t: Test, backend: TestBackend): Promise<void> {
   })
 
   t.test('unsupported subresources answer NotImplemented (501)', async (t) => {
-    for (const [method, query] of [['GET', 'policy'], ['PUT', 'cors'], ['GET', 'lifecycle'], ['GET', 'encryption'], ['GET', 'object-lock']] as const) {
+    for (const [method, query] of [['GET', 'policy'], ['PUT', 'cors'], ['GET', 'website'], ['GET', 'logging'], ['GET', 'object-lock']] as const) {
       const response = await rawRequest(s3.url, { method, path: '/wire', query: { [query]: '' } })
       t.equal(response.status, 501, `${method} ?${query}`)
       t.equal(errorCode(response.body), 'NotImplemented')

@@ -1,0 +1,140 @@
+// The data-management edge in process (data-management.ts, handlers-lifecycle.ts,
+// lifecycle-xml.ts, sse-headers.ts): routing, lifecycle and encryption documents through the AWS
+// SDK, AWS's error codes, x-amz-expiration / x-amz-restore / SSE response headers, RestoreObject
+// 202 / 409 / 200, SSE-C refused over plain HTTP, REDUCED_REDUNDANCY stored as STANDARD.
+import { createHash } from 'node:crypto'
+import t from 'tap'
+import {
+  DeleteBucketEncryptionCommand, DeleteBucketLifecycleCommand, GetBucketEncryptionCommand, GetBucketLifecycleConfigurationCommand, GetObjectCommand,
+  HeadObjectCommand, PutBucketEncryptionCommand, PutBucketLifecycleConfigurationCommand, PutObjectCommand, RestoreObjectCommand, S3ServiceException,
+} from '@aws-sdk/client-s3'
+import { dataTestSetup, testDayMs } from '../objects/lifecycle-testing.ts'
+import { parseLifecycleConfiguration, lifecycleXml } from './lifecycle-xml.ts'
+import { routeDataManagement } from './data-management.ts'
+import { startTestS3 } from './testing/harness.ts'
+import { errorCode, rawRequest } from './testing/raw.ts'
+import { xmlDocument } from './xml.ts'
+
+async function failure(promise: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
+  try {
+    await promise
+  } catch (error) {
+    if (error instanceof S3ServiceException) return { name: error.name, status: error.$metadata.httpStatusCode }
+    throw error
+  }
+  throw new Error('expected a failure')
+}
+
+t.test('routing', async (t) => {
+  const query = (name: string, value = '') => new Map([[name, value]])
+  t.same(routeDataManagement('GET', 'b', undefined, query('lifecycle')), { kind: 'GetBucketLifecycleConfiguration', bucket: 'b' })
+  t.same(routeDataManagement('DELETE', 'b', undefined, query('lifecycle')), { kind: 'DeleteBucketLifecycle', bucket: 'b' })
+  t.same(routeDataManagement('PUT', 'b', undefined, query('encryption')), { kind: 'PutBucketEncryption', bucket: 'b' })
+  t.same(routeDataManagement('POST', 'b', 'k', new Map([['restore', ''], ['versionId', 'v']])), { kind: 'RestoreObject', bucket: 'b', key: 'k', versionId: 'v' })
+  t.throws(() => routeDataManagement('POST', 'b', undefined, query('lifecycle')), { code: 'MethodNotAllowed' })
+  t.throws(() => routeDataManagement('GET', 'b', 'k', query('restore')), { code: 'MethodNotAllowed' })
+  t.equal(routeDataManagement('GET', 'b', undefined, query('versioning')), undefined)
+})
+
+t.test('lifecycle XML: every element round-trips; shape errors are MalformedXML', async (t) => {
+  const text = `<LifecycleConfiguration><Rule><ID>a</ID><Filter><And><Prefix>logs/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan></And></Filter><Status>Enabled</Status>
+    <Transition><Days>30</Days><StorageClass>STANDARD_IA</StorageClass></Transition><Transition><Days>90</Days><StorageClass>GLACIER</StorageClass></Transition>
+    <Expiration><Days>365</Days></Expiration><NoncurrentVersionTransition><NoncurrentDays>30</NoncurrentDays><StorageClass>GLACIER</StorageClass><NewerNoncurrentVersions>2</NewerNoncurrentVersions></NoncurrentVersionTransition>
+    <NoncurrentVersionExpiration><NoncurrentDays>60</NoncurrentDays></NoncurrentVersionExpiration><AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>
+    <Rule><ID>b</ID><Prefix>old/</Prefix><Status>Disabled</Status><Expiration><Date>2030-01-01T00:00:00.000Z</Date></Expiration></Rule>
+    <Rule><Filter/><Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration></Rule></LifecycleConfiguration>`
+  const parsed = parseLifecycleConfiguration(Buffer.from(text))
+  t.equal(parsed.rules.length, 3)
+  t.same(parsed.rules[1]?.filter, { kind: 'rulePrefix', prefix: 'old/' })
+  t.equal(parsed.rules[1]?.expiration?.dateMs, Date.UTC(2030, 0, 1))
+  const again = parseLifecycleConfiguration(Buffer.from(xmlDocument('LifecycleConfiguration', lifecycleXml(parsed))))
+  t.same(again, parsed, 'rendered XML parses back to the same configuration')
+  for (const bad of [
+    '<LifecycleConfiguration><Rule><Filter/><Status>On</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>',
+    '<LifecycleConfiguration><Rule><Filter><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>',
+    '<LifecycleConfiguration><Rule><Filter/><Prefix>x</Prefix><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>',
+    '<LifecycleConfiguration><Rule><Filter/><Status>Enabled</Status><Expiration><Days>one</Days></Expiration></Rule></LifecycleConfiguration>',
+    '<LifecycleConfiguration><Rule><Filter/><Status>Enabled</Status><Transition><Days>1</Days><StorageClass>STANDARD</StorageClass></Transition></Rule></LifecycleConfiguration>',
+    '<LifecycleConfiguration><Rule><Filter/><Status>Enabled</Status><Bogus/></Rule></LifecycleConfiguration>',
+  ]) {
+    t.throws(() => parseLifecycleConfiguration(Buffer.from(bad)), { code: 'MalformedXML' })
+  }
+})
+
+t.test('through the SDK against the real objects layer', async (t) => {
+  const setup = await dataTestSetup()
+  t.teardown(() => setup.cleanup())
+  const s3 = await startTestS3(t, { objects: setup.objects })
+  const client = s3.client()
+  const bucket = 'edge-bucket'
+  await setup.objects.createBucket(setup.root, bucket)
+  const root = { accessKeyId: 'ROOTKEY', secretAccessKey: 'root-secret' }
+  const rootClient = s3.client({ credentials: root })
+
+  t.equal((await failure(rootClient.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket })))).name, 'NoSuchLifecycleConfiguration')
+  const noAction = await failure(rootClient.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: [{ ID: 'x', Status: 'Enabled', Filter: { Prefix: '' } }] } })))
+  t.same(noAction, { name: 'InvalidRequest', status: 400 }, 'a rule without an action')
+  const ia = await failure(rootClient.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: [{ ID: 'x', Status: 'Enabled', Filter: { Prefix: '' }, Transitions: [{ Days: 5, StorageClass: 'STANDARD_IA' }] }] } })))
+  t.same(ia, { name: 'InvalidArgument', status: 400 }, 'STANDARD_IA before 30 days')
+  await rootClient.send(new PutBucketLifecycleConfigurationCommand({
+    Bucket: bucket,
+    LifecycleConfiguration: { Rules: [{ ID: 'expire-tmp', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 3 } }] },
+  }))
+  const got = await rootClient.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }))
+  t.same(got.Rules?.map((rule) => [rule.ID, rule.Filter?.Prefix, rule.Expiration?.Days]), [['expire-tmp', 'tmp/', 3]])
+
+  const put = await rootClient.send(new PutObjectCommand({ Bucket: bucket, Key: 'tmp/a', Body: 'temporary' }))
+  t.match(put.Expiration, /^expiry-date="[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT", rule-id="expire-tmp"$/, 'PUT answers x-amz-expiration')
+  const head = await rootClient.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tmp/a' }))
+  t.equal(head.Expiration, put.Expiration, 'HEAD too')
+  await rootClient.send(new DeleteBucketLifecycleCommand({ Bucket: bucket }))
+  t.equal((await rootClient.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tmp/a' }))).Expiration, undefined)
+
+  await rootClient.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } }))
+  const encryption = await rootClient.send(new GetBucketEncryptionCommand({ Bucket: bucket }))
+  t.equal(encryption.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, 'AES256')
+  const sealed = await rootClient.send(new PutObjectCommand({ Bucket: bucket, Key: 'sealed', Body: 'secret' }))
+  t.equal(sealed.ServerSideEncryption, 'AES256', 'the bucket default shows on PUT')
+  const kms = await rootClient.send(new PutObjectCommand({ Bucket: bucket, Key: 'kms', Body: 'secret', ServerSideEncryption: 'aws:kms', BucketKeyEnabled: true }))
+  t.equal(kms.ServerSideEncryption, 'aws:kms')
+  t.match(kms.SSEKMSKeyId, /^arn:aws:kms:us-east-1:000000000000:/)
+  t.equal(kms.BucketKeyEnabled, true)
+  const read = await rootClient.send(new GetObjectCommand({ Bucket: bucket, Key: 'kms' }))
+  t.equal(read.ServerSideEncryption, 'aws:kms')
+  t.equal(await read.Body?.transformToString(), 'secret')
+  await rootClient.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }))
+  t.equal((await failure(rootClient.send(new GetBucketEncryptionCommand({ Bucket: bucket })))).name, 'ServerSideEncryptionConfigurationNotFoundError')
+
+  const customerKey = createHash('sha256').update('k').digest()
+  const overHttp = await failure(rootClient.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: 'x', SSECustomerAlgorithm: 'AES256', SSECustomerKey: customerKey.toString('base64') })))
+  t.same(overHttp, { name: 'InvalidRequest', status: 400 }, 'SSE-C needs HTTPS, as on AWS')
+
+  const rr = await rootClient.send(new PutObjectCommand({ Bucket: bucket, Key: 'rr', Body: 'x', StorageClass: 'REDUCED_REDUNDANCY' }))
+  t.ok(rr.ETag)
+  t.equal((await rootClient.send(new HeadObjectCommand({ Bucket: bucket, Key: 'rr' }))).StorageClass, undefined, 'REDUCED_REDUNDANCY is stored as STANDARD')
+
+  // RestoreObject: 202, then 409 while in progress, x-amz-restore on HEAD, 200 once restored.
+  await rootClient.send(new PutObjectCommand({ Bucket: bucket, Key: 'cold', Body: 'archived', StorageClass: 'GLACIER' }))
+  t.equal((await failure(rootClient.send(new GetObjectCommand({ Bucket: bucket, Key: 'cold' })))).name, 'InvalidObjectState')
+  const started = await rootClient.send(new RestoreObjectCommand({ Bucket: bucket, Key: 'cold', RestoreRequest: { Days: 1, GlacierJobParameters: { Tier: 'Expedited' } } }))
+  t.equal(started.$metadata.httpStatusCode, 202)
+  t.same(await failure(rootClient.send(new RestoreObjectCommand({ Bucket: bucket, Key: 'cold', RestoreRequest: { Days: 1 } }))), { name: 'RestoreAlreadyInProgress', status: 409 })
+  t.equal((await rootClient.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cold' }))).Restore, 'ongoing-request="true"')
+  setup.clock.advance(100)
+  await setup.objects.runBackgroundNow()
+  const restored = await rootClient.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cold' }))
+  t.match(restored.Restore, /^ongoing-request="false", expiry-date="[^"]+ GMT"$/)
+  t.equal(Date.parse(/expiry-date="([^"]+)"/.exec(restored.Restore ?? '')?.[1] ?? ''), Math.floor((setup.clock.nowMs() + testDayMs) / 1000) * 1000)
+  t.equal(await (await rootClient.send(new GetObjectCommand({ Bucket: bucket, Key: 'cold' }))).Body?.transformToString(), 'archived')
+  const again = await rootClient.send(new RestoreObjectCommand({ Bucket: bucket, Key: 'cold', RestoreRequest: { Days: 2 } }))
+  t.equal(again.$metadata.httpStatusCode, 200, 'a restored copy: 200, expiry moved')
+  const plain = await failure(rootClient.send(new RestoreObjectCommand({ Bucket: bucket, Key: 'rr', RestoreRequest: { Days: 1 } })))
+  t.same(plain, { name: 'InvalidObjectState', status: 403 })
+
+  // A test double without data management answers NotImplemented.
+  const memory = await startTestS3(t)
+  const response = await rawRequest(memory.url, { method: 'GET', path: '/anything', query: { lifecycle: '' } })
+  t.equal(response.status, 501)
+  t.equal(errorCode(response.body), 'NotImplemented')
+  client.destroy()
+})
