@@ -45,6 +45,11 @@ export const serverOptionSpecs = {
   'gc-grace-seconds': { kind: 'seconds', env: 'CAIRN_GC_GRACE_SECONDS', defaultText: String(limits.gcGraceMsDefault / 1000), placeholder: 'N', help: 'keep unreferenced chunks this long before collecting them' },
   'maintenance-interval-seconds': { kind: 'seconds', env: 'CAIRN_MAINTENANCE_INTERVAL_SECONDS', defaultText: '600', placeholder: 'N', help: 'run garbage collection and pack compaction this often (0: never)' },
   'scrub-interval-seconds': { kind: 'seconds', env: 'CAIRN_SCRUB_INTERVAL_SECONDS', defaultText: String(7 * 24 * 3600), placeholder: 'N', help: 'verify every stored chunk this often (0: never)' },
+  'lifecycle-day-seconds': { kind: 'seconds', env: 'CAIRN_LIFECYCLE_DAY_SECONDS', defaultText: '86400', placeholder: 'N', help: 'length of a "day" in S3 lifecycle rules and restores (shorten it to test rules)' },
+  'lifecycle-interval-seconds': { kind: 'seconds', env: 'CAIRN_LIFECYCLE_INTERVAL_SECONDS', defaultText: '3600', placeholder: 'N', help: 'start a pass applying S3 lifecycle rules at most this often' },
+  'restore-expedited-seconds': { kind: 'seconds', env: 'CAIRN_RESTORE_EXPEDITED_SECONDS', defaultText: '300', placeholder: 'N', help: 'RestoreObject delay of the Expedited tier (DEEP_ARCHIVE: 3x; Expedited refused)' },
+  'restore-standard-seconds': { kind: 'seconds', env: 'CAIRN_RESTORE_STANDARD_SECONDS', defaultText: '14400', placeholder: 'N', help: 'RestoreObject delay of the Standard tier (DEEP_ARCHIVE: 3x)' },
+  'restore-bulk-seconds': { kind: 'seconds', env: 'CAIRN_RESTORE_BULK_SECONDS', defaultText: '43200', placeholder: 'N', help: 'RestoreObject delay of the Bulk tier (DEEP_ARCHIVE: 3x)' },
   'log-level': { kind: 'log-level', env: 'CAIRN_LOG_LEVEL', defaultText: 'info', placeholder: 'LEVEL', help: `one of ${logLevels.join(', ')}` },
 } as const satisfies Record<string, OptionSpec>
 
@@ -80,6 +85,10 @@ export interface ServerConfig {
   readonly maintenanceIntervalMs: number
   /** 0 disables the background scrub. */
   readonly scrubIntervalMs: number
+  /** S3 lifecycle and restore (docs/lifecycle.md): a "day", the pass interval, restore delays per tier. */
+  readonly lifecycleDayMs: number
+  readonly lifecycleIntervalMs: number
+  readonly restoreDelaysMs: { readonly Expedited: number; readonly Standard: number; readonly Bulk: number }
   readonly logLevel: LogLevel
   /** Absolute path of the config file that was read, if any. */
   readonly configFile: string | undefined
@@ -167,6 +176,13 @@ export function parseServerConfig(source: ConfigSource, extraSwitches: readonly 
     gcGraceMs: secondsOf(must(pick('gc-grace-seconds'))) * 1000,
     maintenanceIntervalMs: secondsOf(must(pick('maintenance-interval-seconds'))) * 1000,
     scrubIntervalMs: secondsOf(must(pick('scrub-interval-seconds'))) * 1000,
+    lifecycleDayMs: positiveSecondsOf(must(pick('lifecycle-day-seconds'))) * 1000,
+    lifecycleIntervalMs: positiveSecondsOf(must(pick('lifecycle-interval-seconds'))) * 1000,
+    restoreDelaysMs: {
+      Expedited: secondsOf(must(pick('restore-expedited-seconds'))) * 1000,
+      Standard: secondsOf(must(pick('restore-standard-seconds'))) * 1000,
+      Bulk: secondsOf(must(pick('restore-bulk-seconds'))) * 1000,
+    },
     logLevel: logLevelOf(must(pick('log-level'))),
     configFile,
     rootAccessKeyText: nonEmpty(source.env.CAIRN_ROOT_ACCESS_KEY),
@@ -251,6 +267,12 @@ function secondsOf(raw: RawValue): number {
   if (!/^\d+$/.test(raw.text.trim()) || !Number.isSafeInteger(seconds) || seconds > 10 * 365 * 24 * 3600) {
     throw new UsageError(`${raw.origin}: "${raw.text}" is not a whole number of seconds (0 to 10 years)`)
   }
+  return seconds
+}
+
+function positiveSecondsOf(raw: RawValue): number {
+  const seconds = secondsOf(raw)
+  if (seconds === 0) throw new UsageError(`${raw.origin}: must be at least 1 second`)
   return seconds
 }
 

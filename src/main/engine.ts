@@ -67,7 +67,11 @@ export async function openEngine(config: ServerConfig, logger: Logger, world: En
     const volumes = await openVolumes(config, logger, world, { meta, chunkStore, keyRing }, volumeBugs)
     closers.push({ name: 'volume service', close: () => volumes.close() })
     // Objects layer: after the chunk store, closed before it (root credentials are set by the server).
-    const objects = await openObjects({ meta, chunkStore, clock: world.clock, random, ...(config.s3Region === undefined ? {} : { defaultRegion: config.s3Region }) })
+    const objects = await openObjects({
+      meta, chunkStore, clock: world.clock, random, ...(config.s3Region === undefined ? {} : { defaultRegion: config.s3Region }),
+      // Lifecycle day, restore delays and the bucket key domains of SSE-S3 / SSE-KMS (docs/lifecycle.md, encryption.md).
+      dataManagement: { dayMs: config.lifecycleDayMs, lifecycleIntervalMs: config.lifecycleIntervalMs, restoreDelaysMs: config.restoreDelaysMs, keyDomains: keyRing },
+    })
     closers.push({ name: 'objects layer', close: () => objects.close() })
     return new CairnEngine({ config, logger, world, meta, chunkStore, volumes, volumeBugs, objects, masterKeyId, masterKeySource, closers })
   } catch (error) {
@@ -191,6 +195,12 @@ class CairnEngine implements Engine {
       onBug: (error) => onBug(error instanceof Error ? error : new TypeError(String(error))),
     })
     this.#maintenance.start()
+    // S3 restores, tier moves and lifecycle rules (src/objects/lifecycle-background.ts).
+    const objectsLogger = logger.child({ component: 'objects' })
+    this.objects.startBackground({
+      onError: (error, what) => objectsLogger.warn({ err: error, what }, 'objects background work failed; retrying'),
+      onBug: (error) => onBug(error),
+    })
   }
 
   async info(): Promise<JsonObject> {
