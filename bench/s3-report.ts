@@ -6,7 +6,7 @@
 // unavailable) prints as '-'; nothing is invented.
 import { formatSize, MiB } from '../src/lib/index.ts'
 import type { DiskRates, StreamResult, WrkResult } from './s3-load.ts'
-import type { TargetName } from './s3-servers.ts'
+import type { HeapSplit, TargetName } from './s3-servers.ts'
 
 export interface SmallPoint {
   method: 'PUT' | 'GET'
@@ -32,7 +32,18 @@ export interface Report {
   disk: { writeBytesPerSecond: number; readBytesPerSecond: number; samples: DiskRates[] } | { unavailable: string }
   small: SmallPoint[]
   big: Partial<Record<TargetName, BigResult>>
-  rss: { uploads: number; bytesEach: number; capped: boolean; processes: number; peakReset: boolean; result: StreamResult }
+  rss: {
+    uploads: number
+    bytesEach: number
+    capped: boolean
+    processes: number
+    peakReset: boolean
+    /** Cairn's RSS just before the uploads (after the earlier phases). */
+    rssBeforeBytes: number
+    /** Cairn's own memory split at the largest RSS its /metrics showed. */
+    atPeak?: HeapSplit
+    result: StreamResult
+  }
 }
 
 export const targets = {
@@ -100,11 +111,12 @@ function printRss(report: Report): void {
   const { rss } = report
   const result = rss.result
   console.log(`\n### Cairn memory: ${rss.uploads} concurrent uploads of ${formatSize(rss.bytesEach)}${rss.capped ? ' (capped to 40% of the free disk)' : ''} from ${rss.processes} processes\n`)
-  console.log('| uploads ok | total | seconds | MB/s | peak RSS (VmHWM) | max sampled VmRSS | server CPU s/GB |')
-  console.log('|---:|---:|---:|---:|---:|---:|---:|')
+  const split = rss.atPeak === undefined ? '-' : `${mib(rss.atPeak.rssBytes)}: heap ${mib(rss.atPeak.heapUsedBytes)} used of ${mib(rss.atPeak.heapTotalBytes)}, Buffers ${mib(rss.atPeak.externalBytes)}`
+  console.log('| uploads ok | total | seconds | MB/s | RSS before | peak RSS (VmHWM) | max sampled VmRSS | at the largest /metrics sample | server CPU s/GB |')
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---|---:|')
   console.log(
-    `| ${result.transfers - result.failed} of ${result.transfers} | ${formatSize(result.bytes)} | ${result.seconds.toFixed(1)} | ${megabytes(result.bytesPerSecond)} | ` +
-      `${mib(result.rssPeakBytes)}${rss.peakReset ? '' : ' (not reset: includes earlier phases)'} | ${mib(result.rssMaxSampledBytes)} | ${(result.serverCpuSeconds / (result.bytes / 1e9)).toFixed(2)} |`,
+    `| ${result.transfers - result.failed} of ${result.transfers} | ${formatSize(result.bytes)} | ${result.seconds.toFixed(1)} | ${megabytes(result.bytesPerSecond)} | ${mib(rss.rssBeforeBytes)} | ` +
+      `${mib(result.rssPeakBytes)}${rss.peakReset ? '' : ' (not reset: includes earlier phases)'} | ${mib(result.rssMaxSampledBytes)} | ${split} | ${(result.serverCpuSeconds / (result.bytes / 1e9)).toFixed(2)} |`,
   )
   if (result.failed > 0) console.log(`first failure: ${result.failure ?? ''}`)
 }

@@ -44,6 +44,8 @@ export interface Target {
   readonly memoryPid: number
   /** Files holding the server's data: their page cache is dropped before a cold read. */
   readonly dataDir: string
+  /** Cairn only: the admin API (its /metrics splits memory into V8 heap and Buffers). */
+  readonly adminUrl?: string
   stop(): Promise<void>
 }
 
@@ -75,6 +77,7 @@ export async function startCairn(root: string): Promise<Target> {
     cpuPids: () => [pid],
     memoryPid: pid,
     dataDir,
+    adminUrl: server.adminUrl,
     stop: async () => {
       const exit = await server.stop('SIGTERM', 30_000)
       if (exit.code !== 0) console.error(`cairn server exited with ${JSON.stringify(exit)}:\n${server.stderr().slice(-4000)}`)
@@ -262,6 +265,26 @@ export async function resetPeakMemory(pid: number): Promise<boolean> {
     return true
   } catch {
     return false
+  }
+}
+
+export interface HeapSplit {
+  rssBytes: number
+  heapUsedBytes: number
+  heapTotalBytes: number
+  /** Memory of Buffers and other ArrayBuffers outside the V8 heap. */
+  externalBytes: number
+}
+
+/** Node's own memory split from a prom-client /metrics page (default metrics). */
+export async function heapSplit(adminUrl: string): Promise<HeapSplit> {
+  const text = await (await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN)
+  return {
+    rssBytes: value('process_resident_memory_bytes'),
+    heapUsedBytes: value('nodejs_heap_size_used_bytes'),
+    heapTotalBytes: value('nodejs_heap_size_total_bytes'),
+    externalBytes: value('nodejs_external_memory_bytes'),
   }
 }
 
