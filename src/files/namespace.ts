@@ -15,7 +15,7 @@ import { addEntry, checkName, getEntry, touch } from './entries.ts'
 import { encodeHandle } from './handles.ts'
 import { allocatorKey, cookieKey, cookieRange, entryKey, inodeKey } from './keys.ts'
 import { Mutation } from './mutation.ts'
-import { decodeCookie, decodeCounter, decodeEntry, decodeInode, encodeCounter, type InodeRecord } from './records.ts'
+import { decodeCookie, decodeCounter, decodeEntry, decodeInode, encodeCounter, type FileSystemRecord, type InodeRecord } from './records.ts'
 
 const firstCookie = 3
 
@@ -127,42 +127,61 @@ export async function create(ctx: FilesContext, caller: Caller, directory: FileH
   checkNewObject(object)
   return ctx.meta.transact(async (tx) => {
     const m = new Mutation(tx, fs.id, ctx.chunkStore)
-    const parentBefore = await requireInode(ctx, tx, fs.id, parentInode)
-    requireDirectory(parentBefore)
-    checkName(name)
-    const unchanged = (): DirectoryChange => {
-      const change = ctx.changes.report(parentBefore.change)
-      return { before: change, after: change, atomic: true }
-    }
-    const existing = await getEntry(m, parentInode, name)
-    if (existing !== undefined) {
-      need(caller, parentBefore, { execute: true })
-      const child = await m.inode(existing.inode)
-      if (child !== undefined && object.type === 'regular' && child.type === 'regular') {
-        const how = object.how
-        const retransmitted = how.mode === 'exclusive' && child.exclusiveVerifier?.equals(how.verifier) === true
-        if (how.mode === 'unchecked' || retransmitted) return { ...found(ctx, fs.id, existing.inode, child), created: false, directory: unchanged() }
-      }
-      throw new StoreError('ALREADY_EXISTS', `${JSON.stringify(name)} exists`, { subject: 'entry' })
-    }
-    requireWritable(fs)
-    need(caller, parentBefore, { write: true, execute: true })
-    const allocated = await tx.get(allocatorKey(fs.id))
-    const inode = (allocated === undefined ? rootInode : decodeCounter(allocated, `inode allocator of ${fs.id}`)) + 1
-    tx.put(allocatorKey(fs.id), encodeCounter(inode))
-    const setgid = (parentBefore.mode & 0o2000) !== 0
-    const child = newInode(ctx, object, { uid: caller.uid, gid: setgid ? parentBefore.gid : caller.gid }, parentInode)
-    if (object.type === 'directory' && setgid) child.mode |= 0o2000
-    m.putInode(inode, undefined, child)
-    const parent = cloneInode(parentBefore)
-    addEntry(m, parentInode, parent, name, inode, child.type)
-    if (child.type === 'directory') parent.nlink += 1
-    touch(ctx, parent, true)
-    m.putInode(parentInode, parentBefore, parent)
+    const created = await createWithin(ctx, m, caller, fs, parentInode, name, object)
     await m.finish()
-    const directoryChange = { before: ctx.changes.report(parentBefore.change), after: parent.change, atomic: true }
-    return { ...found(ctx, fs.id, inode, child), created: true, directory: directoryChange }
+    return created
   })
+}
+
+/** Create many entries in one directory in one transaction (bulk loads). */
+export async function createMany(ctx: FilesContext, caller: Caller, directory: FileHandle, names: readonly string[], object: NewObject): Promise<Created[]> {
+  const { fs, inode: parentInode } = resolveHandle(ctx, directory)
+  checkNewObject(object)
+  return ctx.meta.transact(async (tx) => {
+    const m = new Mutation(tx, fs.id, ctx.chunkStore)
+    const created: Created[] = []
+    for (const name of names) created.push(await createWithin(ctx, m, caller, fs, parentInode, name, object))
+    await m.finish()
+    return created
+  })
+}
+
+async function createWithin(ctx: FilesContext, m: Mutation, caller: Caller, fs: FileSystemRecord, parentInode: number, name: string, object: NewObject): Promise<Created> {
+  const tx = m.tx
+  const parentBefore = await requireInode(ctx, tx, fs.id, parentInode)
+  requireDirectory(parentBefore)
+  checkName(name)
+  const unchanged = (): DirectoryChange => {
+    const change = ctx.changes.report(parentBefore.change)
+    return { before: change, after: change, atomic: true }
+  }
+  const existing = await getEntry(m, parentInode, name)
+  if (existing !== undefined) {
+    need(caller, parentBefore, { execute: true })
+    const child = await m.inode(existing.inode)
+    if (child !== undefined && object.type === 'regular' && child.type === 'regular') {
+      const how = object.how
+      const retransmitted = how.mode === 'exclusive' && child.exclusiveVerifier?.equals(how.verifier) === true
+      if (how.mode === 'unchecked' || retransmitted) return { ...found(ctx, fs.id, existing.inode, child), created: false, directory: unchanged() }
+    }
+    throw new StoreError('ALREADY_EXISTS', `${JSON.stringify(name)} exists`, { subject: 'entry' })
+  }
+  requireWritable(fs)
+  need(caller, parentBefore, { write: true, execute: true })
+  const allocated = await tx.get(allocatorKey(fs.id))
+  const inode = (allocated === undefined ? rootInode : decodeCounter(allocated, `inode allocator of ${fs.id}`)) + 1
+  tx.put(allocatorKey(fs.id), encodeCounter(inode))
+  const setgid = (parentBefore.mode & 0o2000) !== 0
+  const child = newInode(ctx, object, { uid: caller.uid, gid: setgid ? parentBefore.gid : caller.gid }, parentInode)
+  if (object.type === 'directory' && setgid) child.mode |= 0o2000
+  m.putInode(inode, undefined, child)
+  const parent = cloneInode(parentBefore)
+  addEntry(m, parentInode, parent, name, inode, child.type)
+  if (child.type === 'directory') parent.nlink += 1
+  touch(ctx, parent, true)
+  m.putInode(parentInode, parentBefore, parent)
+  const directoryChange = { before: ctx.changes.report(parentBefore.change), after: parent.change, atomic: true }
+  return { ...found(ctx, fs.id, inode, child), created: true, directory: directoryChange }
 }
 
 export async function link(ctx: FilesContext, caller: Caller, file: FileHandle, directory: FileHandle, name: string): Promise<{ attributes: FileAttributes; directory: DirectoryChange }> {

@@ -25,7 +25,7 @@ import {
 } from './file-systems.ts'
 import { flushFile, flushInBackground } from './flush.ts'
 import { runLifecycle, transition } from './lifecycle.ts'
-import { create, link, lookup, lookupParent, readDirectory, readLink } from './namespace.ts'
+import { create, createMany, link, lookup, lookupParent, readDirectory, readLink } from './namespace.ts'
 import { reclaimOrphan, recoverFileSystem } from './reclaim.ts'
 import { remove, rename } from './unlink.ts'
 import { inodeKey } from './keys.ts'
@@ -252,6 +252,11 @@ export class FileEngine implements FileService {
 
   create(caller: Caller, directory: FileHandle, name: string, object: NewObject): Promise<Created> {
     return this.#run(() => create(this.#ctx, caller, directory, name, object))
+  }
+
+  /** Create many entries in one directory in one transaction (bulk loads; all or none). */
+  createMany(caller: Caller, directory: FileHandle, names: readonly string[], object: NewObject): Promise<Created[]> {
+    return this.#run(() => createMany(this.#ctx, caller, directory, names, object))
   }
 
   link(caller: Caller, file: FileHandle, directory: FileHandle, name: string): Promise<{ attributes: FileAttributes; directory: DirectoryChange }> {
