@@ -25,6 +25,8 @@ export class ActiveFile {
   dirtySinceMs: number | undefined
   /** Serializes flushes, truncates and reclaims of this file. */
   readonly lock = new Mutex()
+  /** Bytes the last 'cut' flush left buffered: the next one waits for a threshold more. */
+  keptBytes = 0
   /** The running background flush, if any. */
   background: Promise<void> | undefined
   /** Bytes this file contributes to the registry's total (kept by ActiveFiles.account). */

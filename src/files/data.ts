@@ -94,18 +94,26 @@ export async function write(ctx: FilesContext, handle: FileHandle, offset: numbe
     await flushFile(ctx, file, 'all', signal)
     return { committed: 'file-sync' }
   }
-  if (file.dirty.sizeBytes >= ctx.tuning.dirtyBytesPerFileFlushAt) flushInBackground(ctx, file, 'cut')
+  if (file.dirty.sizeBytes - file.keptBytes >= ctx.tuning.dirtyBytesPerFileFlushAt) flushInBackground(ctx, file, 'cut')
   await withinBudget(ctx, signal)
   return { committed: 'unstable' }
 }
 
-/** Wait while buffered bytes exceed the budget, flushing the largest buffers meanwhile. */
+/**
+ * Wait while buffered bytes exceed the budget, flushing the largest buffer meanwhile: its full
+ * chunks first (keeping chunk boundaries), everything when that frees nothing.
+ */
 async function withinBudget(ctx: FilesContext, signal: AbortSignal | undefined): Promise<void> {
   while (ctx.active.bufferedBytes > ctx.tuning.dirtyBytesMax) {
     let largest: ActiveFile | undefined
     for (const file of ctx.active.all()) if (file.dirty.sizeBytes > (largest?.dirty.sizeBytes ?? 0)) largest = file
-    if (largest === undefined) await ctx.active.changed()
-    else await flushFile(ctx, largest, 'all', signal)
+    if (largest === undefined) {
+      await ctx.active.changed()
+      continue
+    }
+    const before = ctx.active.bufferedBytes
+    await flushFile(ctx, largest, 'cut', signal)
+    if (ctx.active.bufferedBytes >= before) await flushFile(ctx, largest, 'all', signal)
   }
 }
 

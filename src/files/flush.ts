@@ -3,9 +3,10 @@
 // updates size, allocated bytes, times and change, and moves chunk counts and references.
 //
 // Modes: 'all' stores everything (commit, close, stable writes, truncate); 'cut' (memory
-// pressure) stores only the chunks the chunker has cut in the run that ends at the buffered end
-// (the append point) and keeps its uncut tail buffered, so a file written front to back gets the
-// same chunks as one pass; other runs are stored whole.
+// pressure) stores only the chunks the chunker has cut in runs near the buffered end (within two
+// flush thresholds of the append point: clients write back out of order within a window) and
+// keeps their uncut tails buffered, so a file written front to back gets the same chunks as one
+// pass; runs further back are stored whole.
 //
 // Invariants: bytes leave memory only after the transaction holding them committed; a failed
 // flush puts every byte it took back under newer writes. The transaction runs within half the
@@ -73,6 +74,7 @@ export async function flushLocked(ctx: FilesContext, file: ActiveFile, mode: Flu
       // Synchronously with dropping the layer: readers never see a gap.
       for (const tail of tails) file.dirty.insertUnder(tail.offset, tail.data)
       if (!file.dirty.isEmpty) file.dirtySinceMs ??= ctx.clock.nowMs()
+      file.keptBytes = mode === 'cut' ? file.dirty.sizeBytes : 0
       return
     }
   } catch (error) {
@@ -123,9 +125,10 @@ async function storeChunks(ctx: FilesContext, layer: DirtyBuffer, mode: FlushMod
     inFlight.add(running)
   }
   const runs = layer.runs()
-  const appendEnd = layer.endBytes
+  // Runs near the append point may still grow (clients write back out of order within a window).
+  const growingFrom = layer.endBytes - 2 * ctx.tuning.dirtyBytesPerFileFlushAt
   for (const run of runs) {
-    const keepTail = mode === 'cut' && run.offset + run.lengthBytes === appendEnd
+    const keepTail = mode === 'cut' && run.offset + run.lengthBytes >= growingFrom
     await chunkRun(ctx, run, keepTail, schedule, tails)
     if (failure !== undefined) break
   }
