@@ -8,6 +8,7 @@
 //   POST /admin/v1/compact   rewrite packs with mostly dead data now  (HTTP Basic, root keys)
 //   /admin/v1/volumes..., /admin/v1/snapshots...  block volumes (volumes.ts; HTTP Basic, root keys)
 //   /admin/v1/users...       S3 users and access keys (users.ts; HTTP Basic, root keys)
+//   /admin/v1/filesystems... file systems (filesystems.ts; HTTP Basic, root keys)
 //
 // Contract: every response body is JSON except /metrics. Errors are {error, code?}: StoreError
 // codes map to statuses in errors.ts; an AssertionError/TypeError from a handler is a bug,
@@ -24,6 +25,8 @@ import type { VolumeService } from '../volumes/index.ts'
 import { volumeRoutes, type NbdTarget } from './volumes.ts'
 import type { UserService } from '../objects/index.ts'
 import { userRoutes } from './users.ts'
+import type { FileEngine } from '../files/index.ts'
+import { fileSystemRoutes, type NfsTarget } from './filesystems.ts'
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 export type JsonObject = { [key: string]: JsonValue }
@@ -46,6 +49,10 @@ export interface AdminEngine {
   nbdTarget?: () => NbdTarget | undefined
   /** The objects layer's users (routes in users.ts); absent: they answer 503 "not available yet". */
   readonly objects?: { readonly users: UserService }
+  /** File systems (routes in filesystems.ts); absent: those routes are not registered. */
+  readonly files?: FileEngine
+  /** Where NFS clients connect, for mount hints in file system answers. */
+  nfsTarget?: () => NfsTarget | undefined
 }
 
 export interface AdminOptions {
@@ -118,6 +125,8 @@ export async function adminPlugin(app: FastifyInstance, options: AdminOptions): 
       if (volumes !== undefined) {
         await scope.register(volumeRoutes, { volumes, nbdTarget: () => options.engine.nbdTarget?.(), shutdownSignal: options.shutdownSignal })
       }
+      const files = options.engine.files
+      if (files !== undefined) await scope.register(fileSystemRoutes, { files, nfsTarget: () => options.engine.nfsTarget?.() })
     },
     { prefix: '/admin/v1' },
   )

@@ -2,4 +2,5 @@ export { adminPlugin, isBug, type AdminEngine, type AdminOptions, type JsonObjec
 export { basicAuthorization, isAuthorized, type AdminCredentials } from './auth.ts'
 export { httpStatusOf } from './errors.ts'
 export { attachHints, volumeRoutes, type NbdTarget, type VolumeRoutesOptions } from './volumes.ts'
+export { fileSystemRoutes, mountHints, type FileSystemRoutesOptions, type NfsTarget } from './filesystems.ts'
 export { addStatsGauges, createMetricsRegistry, type Registry, type StatsGauge } from './metrics.ts'
