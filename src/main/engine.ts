@@ -16,6 +16,7 @@ import type { MetaStore } from '../meta/index.ts'
 import { ChunkStore, KeyRing, type ChunkStoreOptions, type ChunkStoreStats } from '../chunk/index.ts'
 import { VolumeService } from '../volumes/index.ts'
 import { openObjects, type ObjectsLayer } from '../objects/index.ts'
+import { FileEngine } from '../files/index.ts'
 import { addStatsGauges, type AdminEngine, type JsonObject, type MaintenanceOptions, type Registry } from '../admin/index.ts'
 import type { ServerConfig } from './config.ts'
 import { openDataDirMeta, removePidFile, writePidFile } from './data-dir.ts'
@@ -73,7 +74,11 @@ export async function openEngine(config: ServerConfig, logger: Logger, world: En
       dataManagement: { dayMs: config.lifecycleDayMs, lifecycleIntervalMs: config.lifecycleIntervalMs, restoreDelaysMs: config.restoreDelaysMs, keyDomains: keyRing },
     })
     closers.push({ name: 'objects layer', close: () => objects.close() })
-    return new CairnEngine({ config, logger, world, meta, chunkStore, volumes, volumeBugs, objects, masterKeyId, masterKeySource, closers })
+    // Files layer: after the chunk store, closed before it (closing flushes buffered writes).
+    const fileBugs: VolumeBugSink = {}
+    const files = await openFiles(config, logger, world, { meta, chunkStore }, fileBugs)
+    closers.push({ name: 'files layer', close: () => files.close() })
+    return new CairnEngine({ config, logger, world, meta, chunkStore, volumes, volumeBugs, objects, files, fileBugs, masterKeyId, masterKeySource, closers })
   } catch (error) {
     await closeAll(closers, logger)
     throw error
@@ -142,6 +147,33 @@ function nbdTargetOf(config: ServerConfig): { host: string; port: number } | und
   return { host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host, port }
 }
 
+/** The files layer (file systems for NFS); its "day" is the S3 lifecycle day (--lifecycle-day-seconds). */
+async function openFiles(config: ServerConfig, logger: Logger, world: EngineWorld, core: { meta: MetaStore; chunkStore: ChunkStore }, bugs: VolumeBugSink): Promise<FileEngine> {
+  const files = await FileEngine.open({
+    ...core,
+    clock: world.clock,
+    random: world.random,
+    gcGraceMs: config.gcGraceMs,
+    dayMs: config.lifecycleDayMs,
+    lifecycleIntervalMs: config.lifecycleIntervalMs,
+    freeBytes: () => world.io.freeBytes(config.dataDir),
+    log: eventLogger(logger.child({ component: 'files' })),
+    onBug: (error) => {
+      logger.fatal({ err: error }, 'bug in background file system work')
+      bugs.onBug?.(error)
+    },
+  })
+  logger.info({ recovery: toJsonObject(files.recovery) }, 'files layer open')
+  return files
+}
+
+/** Where NFS clients connect, for mount hints (a wildcard host becomes loopback; port 0 is unknown here). */
+function nfsTargetOf(config: ServerConfig): { host: string; port: number } | undefined {
+  const { host, port } = config.nfsAddress
+  if (port === 0) return undefined
+  return { host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host, port }
+}
+
 function logRecovery(chunkStore: ChunkStore, logger: Logger): void {
   const recovery = toJsonObject(chunkStore.recovery)
   logger.info({ recovery, hashAlgorithm: chunkStore.hashAlgorithm }, 'chunk store open')
@@ -156,6 +188,8 @@ interface EngineParts {
   volumes: VolumeService
   volumeBugs: VolumeBugSink
   objects: ObjectsLayer
+  files: FileEngine
+  fileBugs: VolumeBugSink
   masterKeyId: string
   masterKeySource: 'env' | 'file'
   closers: Closer[]
@@ -165,6 +199,7 @@ class CairnEngine implements Engine {
   readonly dataDir: string
   readonly volumes: VolumeService
   readonly objects: ObjectsLayer
+  readonly files: FileEngine
   readonly #parts: EngineParts
   #maintenance: Maintenance | undefined
   #closing: Promise<void> | undefined
@@ -174,6 +209,7 @@ class CairnEngine implements Engine {
     this.dataDir = parts.config.dataDir
     this.volumes = parts.volumes
     this.objects = parts.objects
+    this.files = parts.files
   }
 
   readonly scrub = async ({ signal }: MaintenanceOptions): Promise<JsonObject> => toJsonObject(await this.#parts.chunkStore.scrub({ signal }))
@@ -182,9 +218,11 @@ class CairnEngine implements Engine {
   readonly compact = async ({ signal }: MaintenanceOptions): Promise<JsonObject> => toJsonObject(await this.#parts.chunkStore.compact({ signal }))
 
   readonly nbdTarget = (): { host: string; port: number } | undefined => nbdTargetOf(this.#parts.config)
+  readonly nfsTarget = (): { host: string; port: number } | undefined => nfsTargetOf(this.#parts.config)
 
   startBackground(onBug: (error: Error) => void): void {
     this.#parts.volumeBugs.onBug = onBug
+    this.#parts.fileBugs.onBug = onBug
     if (this.#maintenance !== undefined || this.#closing !== undefined) return
     const { chunkStore, logger, config } = this.#parts
     this.#maintenance = new Maintenance({
