@@ -15,6 +15,7 @@ import { bugExitCode, shutdownHardLimitMs, startServer, type RunningServer } fro
 import { isUsageError } from './usage-error.ts'
 import { runVolumeCommand, snapshotHelp, volumeHelp } from './volume-commands.ts'
 import { runUserCommand, userHelp } from './user-commands.ts'
+import { fsHelp, runFsCommand } from './fs-commands.ts'
 import { cairnVersion } from './version.ts'
 
 export interface CliContext extends CommandContext {
@@ -38,6 +39,7 @@ Commands:
   volume <action>              block volumes: create, list, describe, modify, delete, clone, hydrate
   snapshot <action>            volume snapshots: create, list, describe, delete, diff
   user <action>                S3 users: create NAME, list, delete NAME
+  fs <action>                  file systems (NFS): create, list, describe, modify, delete, lifecycle
   keys rotate                  rotate the master key of a data dir (server stopped)
   version                      print the version
   help [command]               show help
@@ -55,6 +57,7 @@ function commandHelp(command: string | undefined): string {
   if (command === 'volume') return volumeHelp
   if (command === 'snapshot') return snapshotHelp
   if (command === 'user') return userHelp
+  if (command === 'fs') return fsHelp
   if (command !== undefined && command in clientCommands) return `Usage: cairn ${command} [options]\n\n${clientOptionsHelp}\n`
   return usage
 }
@@ -88,6 +91,12 @@ export async function runCli(args: readonly string[], context: CliContext): Prom
           return 0
         }
         return await runUserCommand(rest, context)
+      case 'fs':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          context.stdout.write(fsHelp)
+          return 0
+        }
+        return await runFsCommand(rest, context)
       case 'keys':
         return await keysCommand(rest, context)
       default:
