@@ -44,6 +44,9 @@ export function runTool(command: string, args: readonly string[], options: { tim
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
     })
+    // A tool that exits without reading its input (e.g. `mountpoint -q`) closes the pipe: the
+    // EPIPE that follows says nothing about the tool's result, which 'close' reports.
+    child.stdin.on('error', () => undefined)
     child.stdin.end(options.input ?? '')
   })
 }
