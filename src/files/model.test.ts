@@ -191,6 +191,8 @@ async function checkTree(t: Test, setup: FilesTestSetup, model: Model): Promise<
   const usage = (await files.describeFileSystem('default')).usage
   const counted = [...model.nodes.values()]
   t.equal(usage.files + usage.directories + usage.symlinks, counted.length, 'usage counts every live inode')
+  const report = await files.check('default')
+  t.same(report.problems, [], 'fsck finds nothing wrong')
 }
 
 async function runSeed(t: Test, seed: number, steps: number): Promise<void> {

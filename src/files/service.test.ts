@@ -5,6 +5,9 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import type { FileHandle } from './api.ts'
 import { filesTestSetup, root } from './testing.ts'
+import { decodeHandle } from './handles.ts'
+import { entryKey } from './keys.ts'
+import { encodeEntry } from './records.ts'
 
 const GiB = 2 ** 30
 /** Matches a FileError with this POSIX reason. */
@@ -223,4 +226,28 @@ t.test('permissions, sticky directories, setgid, read-only file systems', async 
   const other = (await files.findFileSystem(otherFs.id))!
   await t.rejects(files.link(root, group.handle, other.rootHandle, 'x'), fileError('cross-filesystem'))
   await t.rejects(files.rename(root, top, 'group', other.rootHandle, 'x'), fileError('cross-filesystem'))
+})
+
+t.test('fsck: a consistent file system has no problems; damage is reported', async (t) => {
+  const setup = await filesTestSetup()
+  t.teardown(() => setup.cleanup())
+  const files = setup.files
+  const top = await setup.root()
+  const sub = await files.create(root, top, 'sub', dir)
+  const a = await files.create(root, sub.handle, 'a', file)
+  await files.write(a.handle, 0, pattern(9, 40_000), 'file-sync')
+  await files.link(root, a.handle, top, 'a2')
+  const clean = await files.check('default')
+  t.same(clean.problems, [])
+  t.same([clean.inodes, clean.entries], [3, 3])
+  const { fsId } = decodeHandle(a.handle)
+  await setup.meta.transact(async (tx) => {
+    tx.put(entryKey(fsId, 1, 'dangling'), encodeEntry({ inode: 999, cookie: 3, type: 'regular' }))
+    tx.delete(entryKey(fsId, 1, 'a2'))
+  })
+  const damaged = await files.check('default')
+  t.match(damaged.problems.join('\n'), /dangling \(inode 999 is missing\)/)
+  t.match(damaged.problems.join('\n'), /nlink 2, named 1 times/)
+  t.match(damaged.problems.join('\n'), /cookie \d+ in 1 \("a2"\): no such entry by name/)
+  t.match(damaged.problems.join('\n'), /directory 1: entry count 2, has 1/)
 })

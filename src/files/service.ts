@@ -24,6 +24,7 @@ import {
   createFileSystem, describe, ensureDefault, findRecord, loadFileSystems, markDeleted, purgeFileSystem, updateFileSystem, usageReport,
 } from './file-systems.ts'
 import { flushFile, flushInBackground } from './flush.ts'
+import { checkFileSystem, type FsckReport } from './fsck.ts'
 import { runLifecycle, transition } from './lifecycle.ts'
 import { create, createMany, link, lookup, lookupParent, readDirectory, readLink } from './namespace.ts'
 import { reclaimOrphan, recoverFileSystem } from './reclaim.ts'
@@ -337,6 +338,12 @@ export class FileEngine implements FileService {
       total.movedChunks += report.movedChunks
     }
     return total
+  }
+
+  /** Check a file system's metadata for consistency (tests, operators; reads it all). */
+  async check(nameOrId: string): Promise<FsckReport> {
+    this.#checkOpen()
+    return checkFileSystem(this.#ctx, findRecord(this.#ctx, nameOrId).id)
   }
 
   /** Flush every buffered write (as if every file were committed). */
