@@ -20,7 +20,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner'
-import { benchDirectory, busyShare, cpuSeconds, machineCpu, memoryOf, repoRoot, type Target } from './s3-servers.ts'
+import { benchDirectory, busyShare, cpuSeconds, machineCpu, mainThreadCpuSeconds, memoryOf, repoRoot, type Target } from './s3-servers.ts'
 
 export const benchBucket = 'cairn-bench'
 
@@ -144,8 +144,10 @@ export interface WrkResult {
   errors: number
   p50Ms: number
   p99Ms: number
-  /** Server CPU seconds per operation (all the target's processes). */
+  /** Server CPU milliseconds per operation (all the target's processes). */
   serverCpuMsPerOp: number
+  /** The same for the main thread of the target's memory pid (Node's event loop; meaningless for RGW). */
+  mainThreadCpuMsPerOp: number
   /** Share of the whole machine's CPU that was busy (client, server and everyone else). */
   machineBusy: number
 }
@@ -169,9 +171,11 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
   const threads = run.connections >= 16 ? 2 : 1
   const args = ['-t', String(threads), '-c', String(run.connections), '-d', `${Math.max(1, Math.round(run.seconds))}s`, '--timeout', '20s', '-s', scriptPath, run.target.url, '--', targetsPath, run.method, String(run.bodyBytes)]
   const cpuBefore = cpuSeconds(run.target.cpuPids())
+  const mainBefore = mainThreadCpuSeconds(run.target.memoryPid)
   const machineBefore = machineCpu()
   const { code, stdout, stderr } = await runTool('wrk', args, (run.seconds + 60) * 1000)
   const serverCpu = cpuSeconds(run.target.cpuPids()) - cpuBefore
+  const mainCpu = mainThreadCpuSeconds(run.target.memoryPid) - mainBefore
   const machineBusy = busyShare(machineBefore, machineCpu())
   const line = stdout.split('\n').reverse().find((text) => text.startsWith('{"requests"'))
   if (code !== 0 || line === undefined) throw new Error(`wrk failed (exit ${code}): ${stderr}${stdout}`)
@@ -188,6 +192,7 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
     p50Ms: (parsed.p50Us ?? 0) / 1000,
     p99Ms: (parsed.p99Us ?? 0) / 1000,
     serverCpuMsPerOp: good > 0 ? (serverCpu * 1000) / good : 0,
+    mainThreadCpuMsPerOp: good > 0 ? (mainCpu * 1000) / good : 0,
     machineBusy,
   }
 }
@@ -212,6 +217,8 @@ export interface StreamResult {
   seconds: number
   bytesPerSecond: number
   serverCpuSeconds: number
+  /** CPU seconds of the main thread of the target's memory pid (Node's event loop). */
+  mainThreadCpuSeconds: number
   machineBusy: number
   /** Largest VmRSS seen in 100 ms samples, and VmHWM at the end, of the target's memory pid. */
   rssMaxSampledBytes: number
@@ -236,6 +243,7 @@ export async function runStreams(target: Target, transfers: readonly StreamTrans
   }
   const sampler = setInterval(sample, 100)
   const cpuBefore = cpuSeconds(target.cpuPids())
+  const mainBefore = mainThreadCpuSeconds(target.memoryPid)
   const machineBefore = machineCpu()
   try {
     const reports = await Promise.all(
@@ -264,6 +272,7 @@ export async function runStreams(target: Target, transfers: readonly StreamTrans
       seconds,
       bytesPerSecond: bytes / seconds,
       serverCpuSeconds: cpuSeconds(target.cpuPids()) - cpuBefore,
+      mainThreadCpuSeconds: mainThreadCpuSeconds(target.memoryPid) - mainBefore,
       machineBusy: busyShare(machineBefore, machineCpu()),
       rssMaxSampledBytes,
       rssPeakBytes: memoryOf(target.memoryPid).peakBytes,

@@ -60,20 +60,21 @@ const percent = (numerator: number | undefined, denominator: number | undefined)
 const megabytes = (bytesPerSecond: number | undefined): string => (bytesPerSecond === undefined ? '-' : (bytesPerSecond / 1e6).toFixed(0))
 const opsText = (result: WrkResult | undefined): string =>
   result === undefined ? '-' : `${result.opsPerSecond.toFixed(0)}${result.errors > 0 ? ` (${result.errors} errors)` : ''}`
-const cpuText = (result: WrkResult | undefined): string => (result === undefined ? '-' : result.serverCpuMsPerOp.toFixed(2))
+const cpuText = (result: WrkResult | undefined, mainThread = false): string =>
+  result === undefined ? '-' : `${result.serverCpuMsPerOp.toFixed(2)}${mainThread ? ` (${result.mainThreadCpuMsPerOp.toFixed(2)})` : ''}`
 const latencyText = (result: WrkResult | undefined): string => (result === undefined ? '-' : `${result.p50Ms.toFixed(1)} / ${result.p99Ms.toFixed(1)}`)
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`
 
 function printSmall(report: Report): void {
   console.log(`\n### ${formatSize(report.smallBytes)} objects, presigned URLs driven by wrk\n`)
-  console.log('| op | conns | Cairn ops/s | RGW ops/s | null ops/s | Cairn/RGW | Cairn/null | server CPU ms/op: Cairn, RGW, null | p50 / p99 ms: Cairn | RGW | null | machine busy (during Cairn) |')
+  console.log('| op | conns | Cairn ops/s | RGW ops/s | null ops/s | Cairn/RGW | Cairn/null | server CPU ms/op: Cairn (its main thread), RGW, null | p50 / p99 ms: Cairn | RGW | null | machine busy (during Cairn) |')
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const point of report.small) {
     const { cairn, rgw, null: nullServer } = point.results
     console.log(
       `| ${point.method} | ${point.connections} | ${opsText(cairn)} | ${opsText(rgw)} | ${opsText(nullServer)} | ` +
         `${ratio(cairn?.opsPerSecond, rgw?.opsPerSecond)} | ${ratio(cairn?.opsPerSecond, nullServer?.opsPerSecond)} | ` +
-        `${cpuText(cairn)}, ${cpuText(rgw)}, ${cpuText(nullServer)} | ${latencyText(cairn)} | ${latencyText(rgw)} | ${latencyText(nullServer)} | ` +
+        `${cpuText(cairn, true)}, ${cpuText(rgw)}, ${cpuText(nullServer)} | ${latencyText(cairn)} | ${latencyText(rgw)} | ${latencyText(nullServer)} | ` +
         `${cairn === undefined ? '-' : `${(cairn.machineBusy * 100).toFixed(0)}%`} |`,
     )
   }
@@ -83,13 +84,15 @@ function printBig(report: Report): void {
   const disk = 'unavailable' in report.disk ? undefined : report.disk
   const size = formatSize(report.big.cairn?.put.bytes ?? 0)
   console.log(`\n### ${size} objects, one stream (GET after dropping the server's page cache)\n`)
-  console.log('| op | Cairn MB/s | RGW MB/s | null MB/s | disk MB/s (fio) | Cairn/RGW | Cairn/null | Cairn/disk | server CPU s/GB: Cairn, RGW, null |')
+  console.log('| op | Cairn MB/s | RGW MB/s | null MB/s | disk MB/s (fio) | Cairn/RGW | Cairn/null | Cairn/disk | server CPU s/GB: Cairn (its main thread), RGW, null |')
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const op of ['put', 'get'] as const) {
     const rate = (name: TargetName): number | undefined => report.big[name]?.[op].bytesPerSecond
     const cpu = (name: TargetName): string => {
       const result = report.big[name]?.[op]
-      return result === undefined || result.bytes === 0 ? '-' : (result.serverCpuSeconds / (result.bytes / 1e9)).toFixed(2)
+      if (result === undefined || result.bytes === 0) return '-'
+      const total = (result.serverCpuSeconds / (result.bytes / 1e9)).toFixed(2)
+      return name === 'cairn' ? `${total} (${(result.mainThreadCpuSeconds / (result.bytes / 1e9)).toFixed(2)})` : total
     }
     const diskRate = op === 'put' ? disk?.writeBytesPerSecond : disk?.readBytesPerSecond
     const failures = (['cairn', 'rgw', 'null'] as const).map((name) => report.big[name]?.[op]).filter((result) => result !== undefined && result.failed > 0)
@@ -112,11 +115,11 @@ function printRss(report: Report): void {
   const result = rss.result
   console.log(`\n### Cairn memory: ${rss.uploads} concurrent uploads of ${formatSize(rss.bytesEach)}${rss.capped ? ' (capped to 40% of the free disk)' : ''} from ${rss.processes} processes\n`)
   const split = rss.atPeak === undefined ? '-' : `${mib(rss.atPeak.rssBytes)}: heap ${mib(rss.atPeak.heapUsedBytes)} used of ${mib(rss.atPeak.heapTotalBytes)}, Buffers ${mib(rss.atPeak.externalBytes)}`
-  console.log('| uploads ok | total | seconds | MB/s | RSS before | peak RSS (VmHWM) | max sampled VmRSS | at the largest /metrics sample | server CPU s/GB |')
+  console.log('| uploads ok | total | seconds | MB/s | RSS before | peak RSS (VmHWM) | max sampled VmRSS | at the largest /metrics sample | server CPU s/GB (main thread) |')
   console.log('|---:|---:|---:|---:|---:|---:|---:|---|---:|')
   console.log(
     `| ${result.transfers - result.failed} of ${result.transfers} | ${formatSize(result.bytes)} | ${result.seconds.toFixed(1)} | ${megabytes(result.bytesPerSecond)} | ${mib(rss.rssBeforeBytes)} | ` +
-      `${mib(result.rssPeakBytes)}${rss.peakReset ? '' : ' (not reset: includes earlier phases)'} | ${mib(result.rssMaxSampledBytes)} | ${split} | ${(result.serverCpuSeconds / (result.bytes / 1e9)).toFixed(2)} |`,
+      `${mib(result.rssPeakBytes)}${rss.peakReset ? '' : ' (not reset: includes earlier phases)'} | ${mib(result.rssMaxSampledBytes)} | ${split} | ${(result.serverCpuSeconds / (result.bytes / 1e9)).toFixed(2)} (${(result.mainThreadCpuSeconds / (result.bytes / 1e9)).toFixed(2)}) |`,
   )
   if (result.failed > 0) console.log(`first failure: ${result.failure ?? ''}`)
 }

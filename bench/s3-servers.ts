@@ -212,18 +212,27 @@ const clockTicksPerSecond = 100
 
 /** user + system CPU seconds of the processes (all their threads); gone processes count 0. */
 export function cpuSeconds(pids: readonly number[]): number {
-  let ticks = 0
-  for (const pid of pids) {
-    try {
-      // Fields after the command (which may contain spaces) start at ')'; utime and stime are 14 and 15.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(fields[11]) + Number(fields[12])
-    } catch {
-      // The process is gone: it costs nothing more.
-    }
+  return pids.reduce((sum, pid) => sum + statCpuSeconds(`/proc/${pid}/stat`), 0)
+}
+
+/**
+ * CPU seconds of a process's main thread only (its thread id is its pid): for Node, the event
+ * loop, which a single stream cannot spread over cores; its cost per GB or per op is what limits
+ * one server process once a core is free.
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`)
+}
+
+function statCpuSeconds(path: string): number {
+  try {
+    // Fields after the command (which may contain spaces) start at ')'; utime and stime are 14 and 15.
+    const stat = readFileSync(path, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond
+  } catch {
+    return 0 // the process is gone: it costs nothing more
   }
-  return ticks / clockTicksPerSecond
 }
 
 export interface MachineCpu {
