@@ -164,6 +164,8 @@ export const nbdLimits = {
   connectionsMax: 1024,
   /** At close(), in-flight requests get this long to finish before they are aborted. */
   closeGraceMs: 5_000,
+  /** Free payload buffers kept for reuse, across all connections (src/nbd/buffer-pool.ts). */
+  bufferPoolRetainBytesMax: 64 * MiB,
 } as const
 
 // The spec: maximum block size SHOULD be at least 1 MiB; a structured OFFSET_DATA chunk carries
@@ -176,6 +178,8 @@ assert(nbdLimits.optionDataMaxBytes >= 2 * nbdLimits.stringMaxBytes + 16, 'an op
 assert(nbdLimits.stringMaxBytes <= 4096, 'NBD strings MUST be at most 4096 bytes (spec)')
 assert(nbdLimits.readHoleProbeMinBytes <= nbdLimits.requestMaxBytes, 'hole probing can happen')
 assert(nbdLimits.blockStatusExtentsMax >= 1, 'block status returns at least one extent')
+// The pool keeps at least one maximum-size request's buffer (the largest size class in use).
+assert(nbdLimits.bufferPoolRetainBytesMax >= nbdLimits.requestMaxBytes, 'the buffer pool can keep a maximum-size buffer')
 
 // NFS edge: ONC RPC over TCP and NFSv4 COMPOUND (src/nfs).
 export const nfsLimits = {

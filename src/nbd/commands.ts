@@ -2,6 +2,8 @@
 // replies, or structured ones when negotiated (READ as OFFSET_DATA / OFFSET_HOLE chunks,
 // BLOCK_STATUS descriptors, errors as NBD_REPLY_TYPE_ERROR with a message).
 //
+// READ data is read into pooled buffers (buffer-pool.ts), released once the socket took them.
+//
 // Contract: serveRequest resolves after its reply was handed to the connection; a StoreError
 // from the export becomes an errno reply (errors.ts); anything else rejects (a bug, the caller
 // ends the connection). onReplyFlushed runs exactly once for every READ reply (data or error),
@@ -12,6 +14,7 @@
 // split, BLOCK_STATUS answers a prefix).
 import { assert, isStoreError, must } from '../lib/index.ts'
 import type { AllocationExtent } from '../volumes/api.ts'
+import type { PooledBuffer } from './buffer-pool.ts'
 import type { Connection } from './connection.ts'
 import { nbdErrnoFor } from './errors.ts'
 import {
@@ -78,21 +81,53 @@ export function replyError(connection: Connection, session: Session, request: Re
 }
 
 async function serveRead(connection: Connection, session: Session, request: RequestHeader, onFlushed: () => void): Promise<void> {
-  const { blockExport } = session
   const { handle, offsetBytes, lengthBytes } = request
   const signal = connection.signal
-  if (!session.structuredReplies) {
-    const data = lengthBytes === 0 ? Buffer.alloc(0) : await blockExport.read(offsetBytes, lengthBytes, signal)
-    assert(data.length === lengthBytes, 'export read returns the length asked')
-    connection.send(lengthBytes === 0 ? [encodeSimpleReply(handle, 0)] : [encodeSimpleReply(handle, 0), data], onFlushed)
-    return
-  }
   if (lengthBytes === 0) {
-    connection.send([encodeStructuredDone(handle)], onFlushed)
+    connection.send([session.structuredReplies ? encodeStructuredDone(handle) : encodeSimpleReply(handle, 0)], onFlushed)
     return
   }
+  // Read data goes into pooled buffers, returned once the socket took them (buffer-pool.ts).
+  const leases: PooledBuffer[] = []
+  const releaseAll = (): void => {
+    for (const lease of leases.splice(0)) connection.options.bufferPool.release(lease)
+  }
+  try {
+    const buffers = session.structuredReplies ? await structuredRead(connection, session, request, leases) : await simpleRead(connection, session, request, leases)
+    connection.send(buffers, () => {
+      releaseAll()
+      onFlushed()
+    })
+  } catch (error) {
+    releaseAll()
+    throw error
+  }
+}
+
+/** export.read into a pooled buffer, held in `leases` until the reply is sent. */
+async function readPooled(connection: Connection, session: Session, offsetBytes: number, lengthBytes: number, leases: PooledBuffer[]): Promise<Buffer> {
+  const pool = connection.options.bufferPool
+  const lease = pool.acquire(lengthBytes)
+  leases.push(lease)
+  const data = await session.blockExport.read(offsetBytes, lengthBytes, connection.signal, lease.bytes)
+  assert(data.length === lengthBytes, 'export read returns the length asked')
+  if (data !== lease.bytes) {
+    // The export answered with its own buffer (it may ignore `into`): ours is free at once.
+    leases.splice(leases.indexOf(lease), 1)
+    pool.release(lease)
+  }
+  return data
+}
+
+async function simpleRead(connection: Connection, session: Session, request: RequestHeader, leases: PooledBuffer[]): Promise<Buffer[]> {
+  const data = await readPooled(connection, session, request.offsetBytes, request.lengthBytes, leases)
+  return [encodeSimpleReply(request.handle, 0), data]
+}
+
+async function structuredRead(connection: Connection, session: Session, request: RequestHeader, leases: PooledBuffer[]): Promise<Buffer[]> {
+  const { handle, offsetBytes, lengthBytes } = request
   const unfragmented = (request.flags & NBD_CMD_FLAG_DF) !== 0 || lengthBytes < connection.options.limits.readHoleProbeMinBytes
-  const runs = unfragmented ? [{ offsetBytes, lengthBytes, zero: false }] : await readRuns(session, offsetBytes, lengthBytes, signal)
+  const runs = unfragmented ? [{ offsetBytes, lengthBytes, zero: false }] : await readRuns(session, offsetBytes, lengthBytes, connection.signal)
   const buffers: Buffer[] = []
   for (const [index, run] of runs.entries()) {
     const flags = index === runs.length - 1 ? NBD_REPLY_FLAG_DONE : 0
@@ -100,12 +135,11 @@ async function serveRead(connection: Connection, session: Session, request: Requ
       buffers.push(encodeOffsetHole(handle, flags, run.offsetBytes, run.lengthBytes))
       continue
     }
-    const data = await blockExport.read(run.offsetBytes, run.lengthBytes, signal)
-    assert(data.length === run.lengthBytes, 'export read returns the length asked')
+    const data = await readPooled(connection, session, run.offsetBytes, run.lengthBytes, leases)
     buffers.push(encodeOffsetDataHeader(handle, flags, run.offsetBytes, data.length), data)
   }
   // Every chunk is in memory before the first is sent, so the last one may carry DONE (spec).
-  connection.send(buffers, onFlushed)
+  return buffers
 }
 
 interface ReadRun {

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream'
 import { TLSSocket, type SecureContext } from 'node:tls'
 import { assert, isStoreError, StoreError } from '../lib/index.ts'
 import type { ExportProvider } from '../volumes/api.ts'
+import type { BufferPool } from './buffer-pool.ts'
 import { negotiate } from './handshake.ts'
 import { encodeGreeting, NBD_FLAG_FIXED_NEWSTYLE, NBD_FLAG_NO_ZEROES } from './protocol.ts'
 import type { NbdLimits, NbdLogger, Session } from './session.ts'
@@ -35,6 +36,8 @@ export interface ConnectionOptions {
   limits: NbdLimits
   logger: NbdLogger
   tls: TlsSettings | undefined
+  /** Payload buffers shared by the server's connections. */
+  bufferPool: BufferPool
   onBug: (error: Error) => void
 }
 

@@ -12,6 +12,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { createSecureContext } from 'node:tls'
 import { nbdLimits, StoreError } from '../lib/index.ts'
 import type { ExportProvider } from '../volumes/api.ts'
+import { BufferPool } from './buffer-pool.ts'
 import { Connection, type TlsSettings } from './connection.ts'
 import type { NbdLimits, NbdLogger } from './session.ts'
 
@@ -56,6 +57,7 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
     : { context: createSecureContext({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }), required: options.tls.required ?? true }
   const connections = new Map<Connection, Promise<void>>()
   const state = { closing: false }
+  const bufferPool = new BufferPool(limits.bufferPoolRetainBytesMax)
 
   const accept = (socket: Socket, clientKey: string): void => {
     if (state.closing || connections.size >= limits.connectionsMax) {
@@ -63,7 +65,7 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
       socket.destroy()
       return
     }
-    const connection = new Connection({ socket, clientKey, provider: options.provider, limits, logger, tls, onBug })
+    const connection = new Connection({ socket, clientKey, provider: options.provider, limits, logger, tls, bufferPool, onBug })
     connections.set(connection, connection.run().finally(() => connections.delete(connection)))
   }
 

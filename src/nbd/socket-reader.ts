@@ -11,8 +11,12 @@
 import type { Duplex } from 'node:stream'
 import { assert, StoreError } from '../lib/index.ts'
 
+/** Gives the reader a buffer to assemble a read that spans received chunks. */
+export type Allocate = (lengthBytes: number) => Buffer
+
 interface PendingRead {
   lengthBytes: number
+  allocate: Allocate | undefined
   resolve: (bytes: Buffer) => void
   reject: (error: Error) => void
 }
@@ -60,14 +64,17 @@ export class SocketReader {
     return stream
   }
 
-  /** Exactly lengthBytes bytes (a fresh copy unless one received chunk holds them all). */
-  readExactly(lengthBytes: number): Promise<Buffer> {
+  /**
+   * Exactly lengthBytes bytes: a view of the received chunk when one holds them all, else a copy
+   * into allocate(lengthBytes) (a fresh Buffer without it). The caller owns an allocated buffer.
+   */
+  readExactly(lengthBytes: number, allocate?: Allocate): Promise<Buffer> {
     assert(this.#pending === undefined, 'one read at a time')
     assert(Number.isSafeInteger(lengthBytes) && lengthBytes >= 0, 'read length')
-    if (this.#bufferedBytes >= lengthBytes) return Promise.resolve(this.#take(lengthBytes))
+    if (this.#bufferedBytes >= lengthBytes) return Promise.resolve(this.#take(lengthBytes, allocate))
     if (this.#closedReason !== undefined) return Promise.reject(this.#closedError())
     return new Promise((resolve, reject) => {
-      this.#pending = { lengthBytes, resolve, reject }
+      this.#pending = { lengthBytes, allocate, resolve, reject }
       this.#flowControl()
     })
   }
@@ -82,7 +89,7 @@ export class SocketReader {
     }
   }
 
-  #take(lengthBytes: number): Buffer {
+  #take(lengthBytes: number, allocate: Allocate | undefined): Buffer {
     const first = this.#chunks[0]
     let out: Buffer
     if (lengthBytes === 0) {
@@ -92,7 +99,8 @@ export class SocketReader {
       if (first.length === lengthBytes) this.#chunks.shift()
       else this.#chunks[0] = first.subarray(lengthBytes)
     } else {
-      out = Buffer.allocUnsafe(lengthBytes)
+      out = allocate === undefined ? Buffer.allocUnsafe(lengthBytes) : allocate(lengthBytes)
+      assert(out.length === lengthBytes, 'an allocated buffer has the length asked')
       let filled = 0
       while (filled < lengthBytes) {
         const chunk = this.#chunks[0]
@@ -131,7 +139,7 @@ export class SocketReader {
     const pending = this.#pending
     if (pending !== undefined && this.#bufferedBytes >= pending.lengthBytes) {
       this.#pending = undefined
-      pending.resolve(this.#take(pending.lengthBytes))
+      pending.resolve(this.#take(pending.lengthBytes, pending.allocate))
       return
     }
     this.#flowControl()

@@ -14,6 +14,7 @@
 // maximum block size but within requestMaxBytes is read, dropped and answered EINVAL; a
 // longer one is a hard disconnect (the spec lets a server treat it as denial of service).
 import { assert, isStoreError, StoreError } from '../lib/index.ts'
+import type { PooledBuffer } from './buffer-pool.ts'
 import { ProtocolError, type Connection } from './connection.ts'
 import { serveRequest, replyError } from './commands.ts'
 import { decodeRequestHeader, isViolation, NBD_CMD_DISC, NBD_CMD_READ, NBD_CMD_WRITE, NBD_EINVAL, NBD_ESHUTDOWN, requestHeaderBytes, type RequestHeader } from './protocol.ts'
@@ -49,7 +50,13 @@ export async function serveTransmission(connection: Connection, session: Session
   }
 }
 
-async function readPayload(connection: Connection, session: Session, header: RequestHeader, budget: InFlightBudget): Promise<Buffer | 'dropped'> {
+interface Payload {
+  bytes: Buffer
+  /** The pooled buffer holding bytes when they spanned received chunks; released when served. */
+  lease: PooledBuffer | undefined
+}
+
+async function readPayload(connection: Connection, session: Session, header: RequestHeader, budget: InFlightBudget): Promise<Payload | 'dropped'> {
   const { lengthBytes } = header
   if (lengthBytes > connection.options.limits.requestMaxBytes) throw new ProtocolError(`NBD_CMD_WRITE payload of ${lengthBytes} bytes is too large`)
   const rejection = checkRequest(header, session)
@@ -60,9 +67,13 @@ async function readPayload(connection: Connection, session: Session, header: Req
     return 'dropped'
   }
   await untilClosed(budget.reserveBytes(lengthBytes), connection.signal)
+  const pool = connection.options.bufferPool
+  let lease: PooledBuffer | undefined
   try {
-    return await connection.reader.readExactly(lengthBytes)
+    const bytes = await connection.reader.readExactly(lengthBytes, (length) => (lease = pool.acquire(length)).bytes)
+    return { bytes, lease }
   } catch (error) {
+    if (lease !== undefined) pool.release(lease)
     budget.releaseBytes(lengthBytes)
     throw error
   }
@@ -84,7 +95,7 @@ function untilClosed(waiting: Promise<void>, signal: AbortSignal): Promise<void>
   })
 }
 
-function dispatch(connection: Connection, session: Session, header: RequestHeader, payload: Buffer | undefined, budget: InFlightBudget): void {
+function dispatch(connection: Connection, session: Session, header: RequestHeader, payload: Payload | undefined, budget: InFlightBudget): void {
   // A WRITE reached here validated, with its bytes reserved; everything else is checked now.
   if (payload === undefined) {
     const rejection = connection.closing ? shuttingDown : checkRequest(header, session)
@@ -104,13 +115,19 @@ function dispatch(connection: Connection, session: Session, header: RequestHeade
     budget.releaseBytes(readHeldBytes)
     readHeldBytes = 0
   }
-  const done = serveRequest(connection, session, header, payload, releaseRead)
+  const done = serveRequest(connection, session, header, payload?.bytes, releaseRead)
+  // The export is done with a write payload once the request settled: its buffer can be reused.
+  const releasePayload = (): void => {
+    if (payload?.lease !== undefined) connection.options.bufferPool.release(payload.lease)
+  }
   done.then(
     () => {
+      releasePayload()
       budget.finish(heldBytes)
       connection.requestFinished()
     },
     (error: unknown) => {
+      releasePayload()
       releaseRead()
       budget.finish(heldBytes)
       connection.requestFinished()

@@ -41,7 +41,13 @@ export interface BlockExport {
   /** Several connections of one client may share the export; flush on one covers all. */
   readonly multiConn: boolean
 
-  read(offsetBytes: number, lengthBytes: number, signal: AbortSignal): Promise<Buffer>
+  /**
+   * The bytes of [offset, offset + length). With `into` (exactly lengthBytes long) the export
+   * may fill and return it instead of allocating (the NBD server passes pooled buffers); the
+   * caller owns the result either way, and the export keeps no reference to `into`.
+   */
+  read(offsetBytes: number, lengthBytes: number, signal: AbortSignal, into?: Buffer): Promise<Buffer>
+  /** `data` is lent: the export keeps no reference to it once write() settled (the NBD server reuses it). */
   write(offsetBytes: number, data: Buffer, options: { fua: boolean; signal: AbortSignal }): Promise<void>
   flush(signal: AbortSignal): Promise<void>
   trim(offsetBytes: number, lengthBytes: number, options: { fua: boolean; signal: AbortSignal }): Promise<void>

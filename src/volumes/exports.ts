@@ -165,9 +165,9 @@ class VolumeExport implements BlockExport {
     if (this.#released) throw new StoreError('CLOSED', `export ${this.name} was released`)
   }
 
-  async read(offsetBytes: number, lengthBytes: number, signal: AbortSignal): Promise<Buffer> {
+  async read(offsetBytes: number, lengthBytes: number, signal: AbortSignal, into?: Buffer): Promise<Buffer> {
     this.#check()
-    return this.#live.read(offsetBytes, lengthBytes, signal)
+    return this.#live.read(offsetBytes, lengthBytes, signal, into)
   }
   async write(offsetBytes: number, data: Buffer, options: { fua: boolean; signal: AbortSignal }): Promise<void> {
     this.#check()

@@ -82,16 +82,8 @@ export class HeadFile {
 
   /** Plaintext of [offset, offset + length); encrypted heads need whole sectors. */
   async read(offsetBytes: number, lengthBytes: number): Promise<Buffer> {
-    this.#checkAligned(offsetBytes, lengthBytes)
     const buffer = Buffer.allocUnsafe(lengthBytes)
-    let done = 0
-    while (done < lengthBytes) {
-      const read = await this.#handle.read(buffer, done, lengthBytes - done, offsetBytes + done)
-      if (read === 0) break
-      done += read
-    }
-    buffer.fill(0, done)
-    if (this.#xtsKey !== undefined) this.#decrypt(buffer, offsetBytes / sectorBytes)
+    await this.readInto(offsetBytes, buffer)
     return buffer
   }
 
@@ -110,6 +102,28 @@ export class HeadFile {
       await writeAll(this.#handle, zeroExtent.subarray(0, step), offsetBytes + done)
       done += step
     }
+  }
+
+  /** Plaintext of [offset, offset + target.length) into target (encrypted heads: whole sectors). */
+  async readInto(offsetBytes: number, target: Buffer): Promise<void> {
+    this.#checkAligned(offsetBytes, target.length)
+    let done = 0
+    while (done < target.length) {
+      const read = await this.#handle.read(target, done, target.length - done, offsetBytes + done)
+      if (read === 0) break
+      done += read
+    }
+    target.fill(0, done)
+    if (this.#xtsKey !== undefined) this.#decrypt(target, offsetBytes / sectorBytes)
+  }
+
+  /** readAny into a caller's buffer: no allocation unless an encrypted range is unaligned. */
+  async readAnyInto(offsetBytes: number, target: Buffer): Promise<void> {
+    if (this.#xtsKey === undefined || (offsetBytes % sectorBytes === 0 && target.length % sectorBytes === 0)) {
+      await this.readInto(offsetBytes, target)
+      return
+    }
+    ;(await this.readAny(offsetBytes, target.length)).copy(target)
   }
 
   /** Plaintext of any range: encrypted heads read the covering sectors and slice them. */

@@ -115,13 +115,14 @@ export class LiveVolume {
 
   // ---- I/O -----------------------------------------------------------------------------------
 
-  read(offsetBytes: number, lengthBytes: number, signal: AbortSignal): Promise<Buffer> {
+  read(offsetBytes: number, lengthBytes: number, signal: AbortSignal, into?: Buffer): Promise<Buffer> {
     return this.#operation(async () => {
       this.#checkRange(offsetBytes, lengthBytes)
       await this.#parts.throttle.take(lengthBytes, signal)
       const spans = spansOf(offsetBytes, lengthBytes)
       for (const span of spans) await this.#hydrateIfRemote(span.extent)
-      const out = Buffer.allocUnsafe(lengthBytes)
+      assert(into === undefined || into.length === lengthBytes, 'a read target has the length asked')
+      const out = into ?? Buffer.allocUnsafe(lengthBytes)
       const first = spans[0]?.extent ?? 0
       const release = await this.#locks.acquireRange(first, first + spans.length - 1, false)
       try {
@@ -345,8 +346,7 @@ export class LiveVolume {
       const last = spans[end - 1]!
       const offset = span.extent * extentBytes + span.startBytes
       const length = last.requestOffsetBytes + last.lengthBytes - span.requestOffsetBytes
-      const bytes = await this.#parts.head.readAny(offset, length)
-      bytes.copy(out, span.requestOffsetBytes)
+      await this.#parts.head.readAnyInto(offset, out.subarray(span.requestOffsetBytes, span.requestOffsetBytes + length))
       index = end
     }
   }
