@@ -17,7 +17,7 @@ import { inodeKey } from './keys.ts'
 import { decodeInode, type Extent, type FileSystemRecord, type InodeRecord } from './records.ts'
 
 /** What the engine does when a file is read or written (access times, lifecycle). */
-export type OnAccess = (fs: FileSystemRecord, inode: number, record: InodeRecord) => Promise<void>
+export type OnAccess = (fs: FileSystemRecord, inode: number, record: InodeRecord, kind: 'read' | 'write') => Promise<void>
 
 function requireRegular(record: InodeRecord): void {
   if (record.type === 'directory') throw new FileError('is-directory', 'not a regular file: a directory')
@@ -32,7 +32,7 @@ export async function read(ctx: FilesContext, handle: FileHandle, offset: number
   for (let attempt = 1; ; attempt += 1) {
     try {
       const result = await readOnce(ctx, fs.id, inode, offset, lengthBytes, signal)
-      await onAccess(fs, inode, result.record)
+      await onAccess(fs, inode, result.record, 'read')
       return { data: result.data, eof: result.eof }
     } catch (error) {
       // A chunk replaced and collected between our metadata read and our chunk read: read again.
@@ -89,7 +89,7 @@ export async function write(ctx: FilesContext, handle: FileHandle, offset: numbe
   file.pendingModifyMs = Math.max(now, file.pendingModifyMs ?? 0, msOf(record.modifyTime))
   file.pendingChange = ctx.changes.next()
   ctx.active.account(file)
-  await onAccess(fs, inode, record)
+  await onAccess(fs, inode, record, 'write')
   if (stability !== 'unstable') {
     await flushFile(ctx, file, 'all', signal)
     return { committed: 'file-sync' }

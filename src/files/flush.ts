@@ -78,6 +78,8 @@ export async function flushLocked(ctx: FilesContext, file: ActiveFile, mode: Flu
       return
     }
   } catch (error) {
+    // A file system deleted meanwhile takes its buffered bytes with it.
+    if (ctx.fileSystems.get(file.fsId) === undefined) return
     for (const run of layer.runs()) {
       let offset = run.offset
       for (const piece of run.pieces) {

@@ -6,13 +6,13 @@
 // Invariants: usage counters move by exactly the difference between an inode's old and new
 // record; a file system holds one chunk-store reference per chunk it counts. Never: write an
 // inode or an extent of this file system without going through a Mutation.
-import { assert, chunkIdHex, type ChunkId } from '../lib/index.ts'
+import { assert, chunkIdHex, StoreError, type ChunkId } from '../lib/index.ts'
 import type { WriteTx } from '../meta/index.ts'
 import type { ChunkStore } from '../chunk/index.ts'
 import type { FileSystemId } from './api.ts'
-import { chunkRefKey, inodeKey, usageKey } from './keys.ts'
+import { chunkRefKey, inodeKey, systemKey, usageKey } from './keys.ts'
 import {
-  decodeChunkRef, decodeInode, decodeUsage, emptyUsage, encodeChunkRef, encodeInode, encodeUsage, usageCounterNames,
+  decodeChunkRef, decodeFileSystem, decodeInode, decodeUsage, emptyUsage, encodeChunkRef, encodeInode, encodeUsage, usageCounterNames,
   type InodeRecord, type UsageCounter, type UsageCounters,
 } from './records.ts'
 
@@ -91,10 +91,18 @@ export class Mutation {
     this.#usage[name] += delta
   }
 
-  /** Apply the chunk counts (moving chunk-store references at zero crossings) and the usage counters. */
+  /**
+   * Apply the chunk counts (moving chunk-store references at zero crossings) and the usage
+   * counters. NOT_FOUND 'filesystem' when the file system is being deleted: nothing may add
+   * records behind its purge.
+   */
   async finish(): Promise<void> {
     assert(!this.#finished, 'mutation finished twice')
     this.#finished = true
+    const system = await this.tx.get(systemKey(this.fsId))
+    if (system === undefined || decodeFileSystem(system, 'file system record').state !== 'available') {
+      throw new StoreError('NOT_FOUND', `file system ${this.fsId} does not exist`, { subject: 'filesystem' })
+    }
     const changed = [...this.#chunks.values()].filter((entry) => entry.delta !== 0)
     const stored = changed.length === 0 ? [] : await this.tx.getMany(changed.map((entry) => chunkRefKey(this.fsId, entry.id)))
     const adds: ChunkId[] = []

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import type { FileHandle } from './api.ts'
 import { filesTestSetup, root } from './testing.ts'
 import { decodeHandle } from './handles.ts'
-import { entryKey } from './keys.ts'
+import { entryKey, fileSystemRange } from './keys.ts'
 import { encodeEntry } from './records.ts'
 
 const GiB = 2 ** 30
@@ -250,4 +250,27 @@ t.test('fsck: a consistent file system has no problems; damage is reported', asy
   t.match(damaged.problems.join('\n'), /nlink 2, named 1 times/)
   t.match(damaged.problems.join('\n'), /cookie \d+ in 1 \("a2"\): no such entry by name/)
   t.match(damaged.problems.join('\n'), /directory 1: entry count 2, has 1/)
+})
+
+t.test('deleting a file system with open files and buffered writes leaves nothing behind', async (t) => {
+  const setup = await filesTestSetup()
+  t.teardown(() => setup.cleanup())
+  const files = setup.files
+  const created = await files.createFileSystem('doomed')
+  const top = (await files.findFileSystem('doomed'))!.rootHandle
+  const { handle } = await files.create(root, top, 'f', file)
+  await files.openFile(handle)
+  await files.write(handle, 0, pattern(6, 100_000), 'unstable')
+  await files.commit(handle)
+  await files.write(handle, 100_000, pattern(7, 100_000), 'unstable')
+  await files.deleteFileSystem('doomed')
+  await t.rejects(files.commit(handle), { code: 'NOT_FOUND', subject: 'filesystem' })
+  await t.rejects(files.getAttributes(top), { code: 'NOT_FOUND', subject: 'filesystem' })
+  t.equal(await files.findFileSystem('doomed'), undefined)
+  await files.idle()
+  const left = await setup.meta.read((tx) => tx.scan({ ...fileSystemRange(created.id), limit: 10 }))
+  t.same(left, [], 'every record is gone')
+  t.equal(files.bufferedBytes, 0)
+  const again = await files.createFileSystem('doomed')
+  t.not(again.id, created.id, 'the name is free again; the id is new')
 })

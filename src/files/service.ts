@@ -175,7 +175,7 @@ export class FileEngine implements FileService {
   }
 
   /** Reads and writes: persist atime now and then (relatime-like); IA files may move back. */
-  #onAccess: OnAccess = async (fs, inode, record) => {
+  #onAccess: OnAccess = async (fs, inode, record, kind) => {
     const ctx = this.#ctx
     if (record.storageClass === 'infrequent-access' && fs.lifecycle.transitionToStandardOnAccess) {
       const key = ActiveFiles.keyOf(fs.id, inode)
@@ -191,7 +191,8 @@ export class FileEngine implements FileService {
       }
     }
     const now = ctx.clock.nowMs()
-    if (now - msOf(record.accessTime) < ctx.tuning.accessTimeResolutionMs || fs.exportPolicy.readOnly) return
+    // Writes set mtime (which lifecycle reads too), not atime.
+    if (kind === 'write' || now - msOf(record.accessTime) < ctx.tuning.accessTimeResolutionMs || fs.exportPolicy.readOnly) return
     await ctx.meta.transact(async (tx) => {
       const stored = await tx.get(inodeKey(fs.id, inode))
       if (stored === undefined) return
