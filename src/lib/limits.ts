@@ -319,8 +319,8 @@ export const fileLimits = {
   dirtyBytesMax: 256 * MiB,
   /** Buffered data older than this is flushed even without a commit. */
   dirtyAgeMsMax: 30_000,
-  /** Chunk puts one flush keeps in flight. */
-  flushChunksInFlightMax: 4,
+  /** Chunk puts one flush keeps in flight (deeper windows fill each group commit's fsync better). */
+  flushChunksInFlightMax: 8,
   /** Extents (or keys) deleted per transaction when reclaiming, trimming or deleting a file system. */
   reclaimPageKeys: 1000,
   /** Decoded chunks kept for reads (sequential NFS reads hit one chunk several times). */
@@ -338,7 +338,7 @@ assert(fileLimits.dirtyBytesPerFileFlushAt >= 2 * limits.cdcMaxBytesDefault, 'an
 assert(fileLimits.dirtyBytesPerFileFlushAt >= 4 * nfsLimits.ioMaxBytes, 'several NFS writes are buffered before a flush')
 assert(fileLimits.dirtyBytesMax >= 4 * fileLimits.dirtyBytesPerFileFlushAt, 'several files buffer at once')
 assert(fileLimits.dirtyBytesMax <= limits.writeQueueMaxBytes, 'buffered data fits the chunk write queue')
-assert(fileLimits.flushChunksInFlightMax * limits.chunkMaxBytes <= fileLimits.dirtyBytesPerFileFlushAt, 'in-flight puts stay within a file buffer')
+assert(fileLimits.flushChunksInFlightMax * limits.chunkMaxBytes <= 2 * fileLimits.dirtyBytesPerFileFlushAt, 'chunks in flight of one flush stay within two file buffers')
 assert(fileLimits.readChunkCacheEntriesMax * limits.chunkMaxBytes <= 128 * MiB, 'the read cache is bounded')
 assert(fileLimits.reclaimPageKeys <= limits.metaScanPageMax, 'a reclaim page is one scan page')
 assert(fileLimits.lifecyclePageInodes <= limits.metaScanPageMax, 'a lifecycle page is one scan page')
