@@ -95,9 +95,9 @@ export function unlinkChild(ctx: FilesContext, m: Mutation, directoryInode: numb
 
 /** After commit: drop buffered bytes of deleted files, reclaim orphans nothing holds open. */
 export function afterUnlink(ctx: FilesContext, fsId: FileSystemId, unlinked: Unlinked, reclaim: (fsId: FileSystemId, inode: number) => void): void {
-  if (unlinked.deleted !== undefined) {
-    const file = ctx.active.get(fsId, unlinked.deleted)
-    if (file !== undefined) ctx.active.drop(file)
-  }
-  if (unlinked.orphan !== undefined && !ctx.active.isOpen(fsId, unlinked.orphan)) reclaim(fsId, unlinked.orphan)
+  const gone = unlinked.deleted ?? (unlinked.orphan !== undefined && !ctx.active.isOpen(fsId, unlinked.orphan) ? unlinked.orphan : undefined)
+  if (gone === undefined) return
+  const file = ctx.active.get(fsId, gone)
+  if (file !== undefined) ctx.active.drop(file)
+  if (gone === unlinked.orphan) reclaim(fsId, gone)
 }
