@@ -1,4 +1,4 @@
-// NBD benchmark helper (part of bench/nbd.ts): runs one fio job (--ioengine=nbd) and measures the server's CPU around it
+// fio runner of the nbd benchmark (helper of bench/nbd.ts, not a benchmark on its own): one fio --ioengine=nbd job and the server's CPU around it
 //
 // Contract: runFio resolves with fio's merged result (group_reporting) for the job and the
 // server process's CPU seconds spent between fio's start and its exit; it rejects when fio

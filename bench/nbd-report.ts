@@ -1,4 +1,4 @@
-// NBD benchmark helper (part of bench/nbd.ts): prints its results as Markdown tables
+// Report of the nbd benchmark (helper of bench/nbd.ts, not a benchmark on its own): tables with ratios to nbdkit and the issue's targets
 //
 // Ratios are Cairn / nbdkit: above 1 is better for IOPS and MB/s, worse for p99 and CPU per I/O.
 // Targets (issue 4): Cairn reaches >= 80% of nbdkit's IOPS on the 4 KiB random cases and >= 90%

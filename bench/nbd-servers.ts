@@ -1,4 +1,4 @@
-// NBD benchmark helper (part of bench/nbd.ts): starts the real Cairn server and nbdkit, talks to the admin API, reads process CPU
+// Servers of the nbd benchmark (helper of bench/nbd.ts, not a benchmark on its own): the real Cairn server, nbdkit, the admin API, process CPU
 //
 // - startCairn: `node src/main/cli.ts server` on a temp data dir, every TCP listener on
 //   127.0.0.1 port 0 (the bound URLs come from its JSON log) and NBD also on a Unix socket; root

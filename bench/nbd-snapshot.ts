@@ -1,4 +1,4 @@
-// NBD benchmark helper (part of bench/nbd.ts): snapshot and restore phase (incremental snapshot of a volume with 1% changed; restored-volume reads, lazy and hydrated)
+// Snapshot phase of the nbd benchmark (helper of bench/nbd.ts, not a benchmark on its own): 1%-changed incremental snapshot, lazy and hydrated restores
 //
 // On the running Cairn server, through its admin API and NBD (fio), one volume of the given
 // size (io2 at the most IOPS its size allows, so the token buckets stay out of the way):
@@ -6,8 +6,8 @@
 // 2. full snapshot (time, bytes the store added);
 // 3. change 1% of it: whole 128 KiB extents at random offsets, 1% of the volume's bytes;
 //    incremental snapshot (time, bytes added): the headline number;
-// 4. the same 1% of bytes again, as 4 KiB writes at random offsets (touches far more extents:
-//    snapshots are incremental per extent); incremental snapshot;
+// 4. with --small-writes: the same 1% of bytes again, as 4 KiB writes at random offsets
+//    (touches far more extents: snapshots are incremental per extent); incremental snapshot;
 // 5. read the source volume (live head) once, sequentially, for reference;
 // 6. restore the last snapshot into a new volume and read it once, sequentially: every first
 //    read of an extent fetches it from the chunk store (lazy hydration);
@@ -63,6 +63,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolveSleep) => setTi
 export async function runSnapshotPhase(
   cairn: CairnServer,
   volumeSizeBytes: number,
+  smallWrites: boolean,
   workDirectory: string,
   log: (line: string) => void,
 ): Promise<SnapshotPhaseResult> {
@@ -87,8 +88,10 @@ export async function runSnapshotPhase(
   const changes: FioResult[] = []
   changes.push(await fio('change 1% (128 KiB extents)', volume.volumeId, 'randwrite', extentBytes, changedBytes))
   snapshots.push(await measureSnapshot(cairn, volume.volumeId, 'incremental, 1% changed in whole 128 KiB extents'))
-  changes.push(await fio('change 1% (4 KiB writes)', volume.volumeId, 'randwrite', 4 * KiB, changedBytes))
-  snapshots.push(await measureSnapshot(cairn, volume.volumeId, 'incremental, 1% of bytes in 4 KiB writes'))
+  if (smallWrites) {
+    changes.push(await fio('change 1% (4 KiB writes)', volume.volumeId, 'randwrite', 4 * KiB, changedBytes))
+    snapshots.push(await measureSnapshot(cairn, volume.volumeId, 'incremental, 1% of bytes in 4 KiB writes'))
+  }
   log(`  incremental snapshots: ${snapshots.slice(1).map((snapshot) => `${snapshot.seconds.toFixed(2)} s`).join(', ')}`)
   const last = snapshots.at(-1)!
 
