@@ -148,7 +148,7 @@ export async function startRgw(root: string, recipeScript: string, log: (line: s
   const stop = async (): Promise<void> => {
     const pids = await cephPids(directory)
     await runScript(script, 'stop', env, join(root, 'ceph-stop.log'), 60_000)
-    await waitForExit(pids, 30_000)
+    await waitForExitOrKill(pids)
   }
   log(`starting Ceph RGW (BlueStore under ${directory}) from ${recipeScript} ...`)
   const code = await runScript(script, 'start', env, join(root, 'ceph-start.log'), 300_000)
@@ -165,9 +165,38 @@ export async function startRgw(root: string, recipeScript: string, log: (line: s
   }
 }
 
+/** ceph-mini.sh runs in progress (killed first by stopCephDaemons, so no daemon starts after it). */
+const scriptRuns = new Set<ChildProcess>()
+
+/** Stop a ceph-mini.sh still running, then SIGTERM the Ceph daemons whose pid files are under root/ceph (only ours). */
+export async function stopCephDaemons(root: string): Promise<void> {
+  for (const child of scriptRuns) child.kill('SIGKILL')
+  const pids = await cephPids(join(root, 'ceph'))
+  signal(pids, 'SIGTERM')
+  await waitForExitOrKill(pids)
+}
+
+function signal(pids: readonly number[], name: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, name)
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** radosgw can take long to exit once its monitor is gone: SIGKILL whatever is left after 15 s. */
+async function waitForExitOrKill(pids: readonly number[]): Promise<void> {
+  await waitForExit(pids, 15_000)
+  signal(pids.filter((pid) => existsSync(`/proc/${pid}`)), 'SIGKILL')
+  await waitForExit(pids, 5_000)
+}
+
 function runScript(script: string, command: string, env: Record<string, string>, logPath: string, timeoutMs: number): Promise<number> {
   return new Promise((resolveRun) => {
     const child = spawn('bash', [script, command], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    scriptRuns.add(child)
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text))
     child.stderr.setEncoding('utf8').on('data', (text: string) => (output += text))
@@ -175,6 +204,7 @@ function runScript(script: string, command: string, env: Record<string, string>,
     child.once('error', () => undefined)
     child.once('close', (code) => {
       clearTimeout(timer)
+      scriptRuns.delete(child)
       void writeFile(logPath, output).finally(() => resolveRun(code ?? 1))
     })
   })
@@ -195,7 +225,7 @@ async function radosgwPid(pids: number[]): Promise<number | undefined> {
   return undefined
 }
 
-async function waitForExit(pids: number[], timeoutMs: number): Promise<void> {
+async function waitForExit(pids: readonly number[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (pids.some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await sleep(100)
 }

@@ -49,7 +49,7 @@ import {
   type WrkResult,
 } from './s3-load.ts'
 import { printReport, type Report, type SmallPoint } from './s3-report.ts'
-import { defaultCephScript, heapSplit, memoryOf, resetPeakMemory, startCairn, startNull, startRgw, stopAll, type HeapSplit, type Target, type TargetName } from './s3-servers.ts'
+import { defaultCephScript, heapSplit, memoryOf, resetPeakMemory, startCairn, startNull, startRgw, stopAll, stopCephDaemons, type HeapSplit, type Target, type TargetName } from './s3-servers.ts'
 
 const smallBytes = 4 * KiB
 const putKeyCount = 4096
@@ -204,23 +204,30 @@ async function main(): Promise<void> {
   }
   const root = await mkdtemp(join(options.parent, 'cairn-bench-s3-'))
   const running = new Set<Target>()
-  const cleanUp = async (): Promise<void> => {
-    await stopAll(running).finally(() => running.clear())
-    await rm(root, { recursive: true, force: true })
-  }
+  // Once, whoever asks first (the end of main, or Ctrl-C while main is still failing its way out).
+  let cleaning: Promise<void> | undefined
+  const cleanUp = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      await stopAll(running).finally(() => running.clear())
+      await stopCephDaemons(root) // daemons of a start interrupted half-way
+      await rm(root, { recursive: true, force: true })
+    })())
   const interrupted = (): void => {
     void cleanUp().finally(() => process.exit(130))
   }
-  process.once('SIGINT', interrupted)
-  process.once('SIGTERM', interrupted)
+  process.on('SIGINT', interrupted) // on, not once: Ctrl-C reaches us directly and again through bench/run.ts
+  process.on('SIGTERM', interrupted)
   const started = new Date()
   const loadBefore = await loadAverage()
   try {
     log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${formatSize(totalmem())} RAM, load average ${loadBefore}, temp dir ${root}`)
     log('disk baseline (fio) ...')
     const diskBefore = await measureDisk(root, Math.min(options.seconds, 4))
-    const [cairn, nullServer] = await Promise.all([startCairn(root), startNull(root)])
-    running.add(cairn).add(nullServer)
+    // One at a time, each tracked as soon as it runs, so a failed start leaves nothing behind.
+    const cairn = await startCairn(root)
+    running.add(cairn)
+    const nullServer = await startNull(root)
+    running.add(nullServer)
     const rgwStart = options.rgw ? await startRgw(root, options.cephScript, log) : { unavailable: 'skipped (--no-rgw)', startSeconds: 0 }
     if (rgwStart.target !== undefined) running.add(rgwStart.target)
     else log(`RGW is not part of this run: ${rgwStart.unavailable}`)
