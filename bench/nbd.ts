@@ -20,7 +20,7 @@
 //
 // Run: npm run bench -- nbd [--quick] [--seconds 6] [--region 1GiB] [--volume-size 10GiB]
 //      [--small-writes] [--only io|snapshot] [--transports tcp,unix] [--dir /path] [--json]
-// Takes ~8-10 minutes with the defaults on the 2-core project machine, ~3 with --quick.
+// Takes 8-10 minutes with the defaults on the 2-core project machine, ~3 with --quick.
 // Needs fio (with the nbd engine), nbdkit and nbdinfo. Never: a test (timings depend on the
 // machine); leaves a server or its temp directory behind on success, failure or Ctrl-C.
 import { mkdtemp, open, rm } from 'node:fs/promises'
