@@ -176,11 +176,16 @@ async function main(): Promise<void> {
     await Promise.allSettled(started.map((server) => server.stop()))
     await rm(root, { recursive: true, force: true })
   }
-  const interrupted = (): void => {
+  // Ctrl-C arrives twice (from the terminal and forwarded by bench/run.ts): clean up once, and
+  // keep the handler so the second signal does not kill the process half-way through.
+  let interrupted = false
+  const onSignal = (): void => {
+    if (interrupted) return
+    interrupted = true
     void cleanUp().finally(() => process.exit(130))
   }
-  process.once('SIGINT', interrupted)
-  process.once('SIGTERM', interrupted)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
   const log = (line: string): void => {
     if (!options.json) console.log(line)
   }
@@ -214,6 +219,10 @@ async function main(): Promise<void> {
     }
     if (snapshot !== undefined) printSnapshotPhase(snapshot)
     log(`\nload average before ${loadBefore.map((load) => load.toFixed(2)).join(' ')}, after ${loadAfter.map((load) => load.toFixed(2)).join(' ')}; total ${totalSeconds.toFixed(0)} s`)
+  } catch (error) {
+    // Interrupted: the servers were stopped under the running phase; the signal handler exits.
+    if (interrupted) await new Promise(() => undefined)
+    throw error
   } finally {
     await cleanUp()
   }
