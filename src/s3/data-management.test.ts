@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto'
 import t from 'tap'
 import {
   DeleteBucketEncryptionCommand, DeleteBucketLifecycleCommand, GetBucketEncryptionCommand, GetBucketLifecycleConfigurationCommand, GetObjectCommand,
-  HeadObjectCommand, PutBucketEncryptionCommand, PutBucketLifecycleConfigurationCommand, PutObjectCommand, RestoreObjectCommand, S3ServiceException,
+  HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketEncryptionCommand, PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand, PutObjectCommand, RestoreObjectCommand, S3ServiceException,
 } from '@aws-sdk/client-s3'
 import { dataTestSetup, testDayMs } from '../objects/lifecycle-testing.ts'
 import { parseLifecycleConfiguration, lifecycleXml } from './lifecycle-xml.ts'
@@ -137,4 +138,44 @@ t.test('through the SDK against the real objects layer', async (t) => {
   t.equal(response.status, 501)
   t.equal(errorCode(response.body), 'NotImplemented')
   client.destroy()
+})
+
+t.test('listings report RestoreStatus when asked with x-amz-optional-object-attributes', async (t) => {
+  const setup = await dataTestSetup()
+  t.teardown(() => setup.cleanup())
+  const s3 = await startTestS3(t, { objects: setup.objects })
+  const client = s3.client({ credentials: { accessKeyId: 'ROOTKEY', secretAccessKey: 'root-secret' } })
+  t.teardown(() => client.destroy())
+  const bucket = 'restore-listing'
+  await setup.objects.createBucket(setup.root, bucket)
+  await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }))
+  for (const key of ['done', 'ongoing', 'untouched']) await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key, StorageClass: 'GLACIER' }))
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'plain' }))
+  await client.send(new RestoreObjectCommand({ Bucket: bucket, Key: 'done', RestoreRequest: { Days: 1, GlacierJobParameters: { Tier: 'Expedited' } } }))
+  setup.clock.advance(100)
+  await setup.objects.runBackgroundNow()
+  await client.send(new RestoreObjectCommand({ Bucket: bucket, Key: 'ongoing', RestoreRequest: { Days: 1, GlacierJobParameters: { Tier: 'Bulk' } } }))
+  const expiryMs = setup.clock.nowMs() + testDayMs
+  const expected = {
+    done: { IsRestoreInProgress: false, RestoreExpiryDate: new Date(expiryMs).toISOString() },
+    ongoing: { IsRestoreInProgress: true },
+    plain: undefined,
+    untouched: undefined,
+  }
+  const statuses = (entries: Array<{ Key?: string; RestoreStatus?: { IsRestoreInProgress?: boolean; RestoreExpiryDate?: Date } }> | undefined) =>
+    Object.fromEntries((entries ?? []).map((entry) => [entry.Key, entry.RestoreStatus === undefined ? undefined : {
+      IsRestoreInProgress: entry.RestoreStatus.IsRestoreInProgress,
+      ...(entry.RestoreStatus.RestoreExpiryDate === undefined ? {} : { RestoreExpiryDate: entry.RestoreStatus.RestoreExpiryDate.toISOString() }),
+    }]))
+  const v2 = await client.send(new ListObjectsV2Command({ Bucket: bucket, OptionalObjectAttributes: ['RestoreStatus'] }))
+  t.same(statuses(v2.Contents), expected, 'ListObjectsV2')
+  const v1 = await client.send(new ListObjectsCommand({ Bucket: bucket, OptionalObjectAttributes: ['RestoreStatus'] }))
+  t.same(statuses(v1.Contents), expected, 'ListObjects')
+  const versions = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, OptionalObjectAttributes: ['RestoreStatus'] }))
+  t.same(statuses(versions.Versions), expected, 'ListObjectVersions')
+  const without = await client.send(new ListObjectsV2Command({ Bucket: bucket }))
+  t.same(statuses(without.Contents), { done: undefined, ongoing: undefined, plain: undefined, untouched: undefined }, 'not asked: not reported')
+  const response = await rawRequest(s3.url, { method: 'GET', path: `/${bucket}`, query: { 'list-type': '2' }, headers: { 'x-amz-optional-object-attributes': 'Owner' }, accessKeyId: 'ROOTKEY', secretKey: 'root-secret' })
+  t.equal(response.status, 400)
+  t.equal(errorCode(response.body), 'InvalidArgument', 'an unknown optional attribute')
 })

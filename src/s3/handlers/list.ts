@@ -3,8 +3,10 @@
 // ListObjectVersions (key-marker, version-id-marker, delete markers in order). Paging itself
 // (prefix, delimiter, CommonPrefixes, O(page) cost, tokens that land inside a common prefix)
 // is the objects layer's; this file renders it and applies encoding-type=url.
+// x-amz-optional-object-attributes: RestoreStatus adds <RestoreStatus> to each object or version
+// with a restore requested or readable (absent otherwise, as on AWS); other names are refused.
 import type { ObjectVersionInfo, Principal } from '../../objects/index.ts'
-import { xmlResponse, type S3Context, type S3Response } from '../context.ts'
+import { header, xmlResponse, type S3Context, type S3Response } from '../context.ts'
 import type { BucketEndpoint, EncodingType } from '../endpoint.ts'
 import { S3Error } from '../errors.ts'
 import { quoteEtag } from '../headers.ts'
@@ -30,7 +32,38 @@ export function decodeContinuationToken(token: string): string {
   return text.slice(tokenVersion.length)
 }
 
-function contentsXml(version: ObjectVersionInfo, encodingType: EncodingType, owner: { principal: Principal } | undefined): XmlChild {
+const optionalAttributesHeader = 'x-amz-optional-object-attributes'
+
+/** Whether the request asks for RestoreStatus (the only optional attribute S3 defines). */
+export function wantsRestoreStatus(context: Pick<S3Context, 'headers'>): boolean {
+  const value = header(context, optionalAttributesHeader)
+  if (value === undefined) return false
+  const names = value.split(',').map((name) => name.trim()).filter((name) => name !== '')
+  for (const name of names) {
+    if (name !== 'RestoreStatus') {
+      throw new S3Error('InvalidArgument', `Invalid attribute name specified: ${name}`, { details: { ArgumentName: optionalAttributesHeader, ArgumentValue: value } })
+    }
+  }
+  return names.length > 0
+}
+
+/** <RestoreStatus> of a version with a restore (ongoing, or readable until RestoreExpiryDate). */
+function restoreStatusXml(version: ObjectVersionInfo): XmlChild | undefined {
+  const restore = version.restore
+  if (restore === undefined) return undefined
+  return ['RestoreStatus', [
+    ['IsRestoreInProgress', restore.ongoing],
+    ['RestoreExpiryDate', restore.expiryMs === undefined ? undefined : xmlTimestamp(restore.expiryMs)],
+  ]]
+}
+
+interface ContentsOptions {
+  owner: { principal: Principal } | undefined
+  restoreStatus: boolean
+}
+
+function contentsXml(version: ObjectVersionInfo, encodingType: EncodingType, options: ContentsOptions): XmlChild {
+  const { owner } = options
   const children: XmlChild[] = [
     ['Key', encodeListValue(version.key, encodingType)],
     ['LastModified', xmlTimestamp(version.lastModifiedMs)],
@@ -39,6 +72,8 @@ function contentsXml(version: ObjectVersionInfo, encodingType: EncodingType, own
   if (version.checksum !== undefined) children.push(['ChecksumAlgorithm', version.checksum.algorithm], ['ChecksumType', version.checksum.type])
   children.push(['Size', version.sizeBytes], ['StorageClass', version.storageClass])
   if (owner !== undefined) children.push(ownerXml(version.owner, owner.principal))
+  const restoreStatus = options.restoreStatus ? restoreStatusXml(version) : undefined
+  if (restoreStatus !== undefined) children.push(restoreStatus)
   return ['Contents', children]
 }
 
@@ -48,6 +83,7 @@ function commonPrefixesXml(prefixes: readonly string[], encodingType: EncodingTy
 
 export async function listObjects(context: S3Context, endpoint: ListV1): Promise<S3Response> {
   const { encodingType } = endpoint
+  const restoreStatus = wantsRestoreStatus(context)
   const result = await context.objects.listObjects({
     bucket: endpoint.bucket,
     principal: context.principal,
@@ -65,13 +101,14 @@ export async function listObjects(context: S3Context, endpoint: ListV1): Promise
     ['Delimiter', encodeListValue(endpoint.delimiter, encodingType)],
     ['IsTruncated', result.isTruncated],
     ['EncodingType', encodingType],
-    ...result.contents.map((version) => contentsXml(version, encodingType, { principal: context.principal })),
+    ...result.contents.map((version) => contentsXml(version, encodingType, { owner: { principal: context.principal }, restoreStatus })),
     ...commonPrefixesXml(result.commonPrefixes, encodingType),
   ])
 }
 
 export async function listObjectsV2(context: S3Context, endpoint: ListV2): Promise<S3Response> {
   const { encodingType } = endpoint
+  const restoreStatus = wantsRestoreStatus(context)
   const after = endpoint.continuationToken !== undefined ? decodeContinuationToken(endpoint.continuationToken) : endpoint.startAfter || undefined
   const result = await context.objects.listObjects({
     bucket: endpoint.bucket,
@@ -93,12 +130,12 @@ export async function listObjectsV2(context: S3Context, endpoint: ListV2): Promi
     ['ContinuationToken', endpoint.continuationToken],
     ['NextContinuationToken', next],
     ['StartAfter', encodeListValue(endpoint.startAfter, encodingType)],
-    ...result.contents.map((version) => contentsXml(version, encodingType, endpoint.fetchOwner ? { principal: context.principal } : undefined)),
+    ...result.contents.map((version) => contentsXml(version, encodingType, { owner: endpoint.fetchOwner ? { principal: context.principal } : undefined, restoreStatus })),
     ...commonPrefixesXml(result.commonPrefixes, encodingType),
   ])
 }
 
-function versionXml(version: ObjectVersionInfo, encodingType: EncodingType, principal: Principal): XmlChild {
+function versionXml(version: ObjectVersionInfo, encodingType: EncodingType, principal: Principal, restoreStatus: boolean): XmlChild {
   const common: XmlChild[] = [
     ['Key', encodeListValue(version.key, encodingType)],
     ['VersionId', version.versionId],
@@ -109,11 +146,14 @@ function versionXml(version: ObjectVersionInfo, encodingType: EncodingType, prin
   const children: XmlChild[] = [...common, ['ETag', quoteEtag(version.etag)]]
   if (version.checksum !== undefined) children.push(['ChecksumAlgorithm', version.checksum.algorithm], ['ChecksumType', version.checksum.type])
   children.push(['Size', version.sizeBytes], ['StorageClass', version.storageClass], ownerXml(version.owner, principal))
+  const restore = restoreStatus ? restoreStatusXml(version) : undefined
+  if (restore !== undefined) children.push(restore)
   return ['Version', children]
 }
 
 export async function listObjectVersions(context: S3Context, endpoint: ListVersions): Promise<S3Response> {
   const { encodingType } = endpoint
+  const restoreStatus = wantsRestoreStatus(context)
   const result = await context.objects.listObjectVersions({
     bucket: endpoint.bucket,
     principal: context.principal,
@@ -134,7 +174,7 @@ export async function listObjectVersions(context: S3Context, endpoint: ListVersi
     ['Delimiter', encodeListValue(endpoint.delimiter, encodingType)],
     ['IsTruncated', result.isTruncated],
     ['EncodingType', encodingType],
-    ...result.versions.map((version) => versionXml(version, encodingType, context.principal)),
+    ...result.versions.map((version) => versionXml(version, encodingType, context.principal, restoreStatus)),
     ...commonPrefixesXml(result.commonPrefixes, encodingType),
   ])
 }
