@@ -8,7 +8,8 @@ import { runCli, startCairn } from './helpers/server.ts'
 const env = { CAIRN_ROOT_ACCESS_KEY: 'FSCLIACCESSKEY000001', CAIRN_ROOT_SECRET_KEY: 'fs-cli-secret-key-000' }
 
 t.test('cairn fs', async (t) => {
-  let server = await startCairn(t, { env, args: ['--nfs-address', '127.0.0.1:2049'] })
+  let server = await startCairn(t, { env })
+  const nfsPort = new URL(server.urls.nfs ?? 'nfs://missing').port
   const cli = (...args: string[]) => runCli(args, { env: { ...env, CAIRN_ADMIN_URL: server.adminUrl } })
   const json = async (...args: string[]) => {
     const result = await cli(...args, '--json')
@@ -22,14 +23,14 @@ t.test('cairn fs', async (t) => {
     id: /^fs-[0-9a-f]{17}$/, name: 'team', number: 2,
     exportPolicy: { readOnly: false, rootSquash: true, anonymousUid: 1000, anonymousGid: 65534, allowedClients: ['10.0.0.0/8', '127.0.0.1'] },
     lifecycle: { transitionToIaAfterDays: 30, transitionToStandardOnAccess: false },
-    mount: { mountCommand: 'sudo mount -t nfs4 -o vers=4.1,port=2049 127.0.0.1:/team /mnt/team' },
+    mount: { mountCommand: `sudo mount -t nfs4 -o vers=4.1,port=${nfsPort} 127.0.0.1:/team /mnt/team` },
   })
 
   const [described, listed] = await Promise.all([cli('fs', 'describe', created.id), cli('fs', 'list')])
   t.equal(described.code, 0, described.stderr)
   t.match(described.stdout, /exportPolicy\.rootSquash\s+true/)
   t.match(described.stdout, /usage\.storedBytes\s+0 B/)
-  t.match(described.stdout, /Mount it \(NFSv4\.1\):\n {2}sudo mount -t nfs4 -o vers=4\.1,port=2049 127\.0\.0\.1:\/team \/mnt\/team/)
+  t.match(described.stdout, new RegExp(`Mount it \\(NFSv4\\.1\\):\n {2}sudo mount -t nfs4 -o vers=4\\.1,port=${nfsPort} 127\\.0\\.0\\.1:/team /mnt/team`), 'the mount command names the port the server bound')
   t.equal(listed.code, 0, listed.stderr)
   t.match(listed.stdout, /^NAME\s+ID\s+FSID\s+EXPORT/)
   t.match(listed.stdout, new RegExp(`team\\s+${created.id}\\s+2\\s+rw root-squash 10\\.0\\.0\\.0/8,127\\.0\\.0\\.1`))

@@ -25,6 +25,8 @@ t.test('defaults', async (t) => {
   t.same(config.adminAddress, { host: '127.0.0.1', port: 9001 })
   t.same(config.nbdAddress, { host: '127.0.0.1', port: 10809 })
   t.same(config.nfsAddress, { host: '127.0.0.1', port: 2049 })
+  t.equal(config.nfsLeaseMs, 60_000)
+  t.equal(config.nfsGraceMs, 60_000, 'the NFS grace period defaults to the lease')
   t.equal(config.nbdSocket, undefined)
   t.equal(config.gcGraceMs, 3600 * 1000)
   t.equal(config.logLevel, 'info')
@@ -59,6 +61,12 @@ t.test('secrets come from the environment only; empty env vars count as unset', 
   t.throws(() => parseServerConfig(source(['--root-secret-key', 'x'])), UsageError, 'no secret flags')
 })
 
+t.test('NFS lease and grace', async (t) => {
+  t.match(parseServerConfig(source(['--nfs-lease-seconds', '5'])).config, { nfsLeaseMs: 5000, nfsGraceMs: 5000 })
+  t.match(parseServerConfig(source(['--nfs-lease-seconds', '5', '--nfs-grace-seconds', '0'])).config, { nfsLeaseMs: 5000, nfsGraceMs: 0 })
+  t.match(parseServerConfig(source([], { CAIRN_NFS_GRACE_SECONDS: '2' })).config, { nfsLeaseMs: 60_000, nfsGraceMs: 2000 })
+})
+
 t.test('errors name the option and where it came from', async (t) => {
   const cases: Array<[ConfigSource, RegExp]> = [
     [source(['--bogus']), /Unknown option '--bogus'/],
@@ -71,6 +79,7 @@ t.test('errors name the option and where it came from', async (t) => {
     [source(['--s3-address', '127.0.0.1:65536']), /port "65536" must be a number from 0 to 65535/],
     [source([], { CAIRN_NFS_ADDRESS: '127.0.0.1:x' }), /^CAIRN_NFS_ADDRESS: port "x"/],
     [source(['--gc-grace-seconds', '1.5']), /whole number of seconds/],
+    [source(['--nfs-lease-seconds', '0']), /--nfs-lease-seconds: must be at least 1 second/],
     [source(['--log-level', 'loud']), /not a log level/],
     [source(['--admin-address', '127.0.0.1:9000']), /--admin-address and --s3-address both use 127\.0\.0\.1:9000/],
     [source(['--nfs-address', '0.0.0.0:10809']), /--nbd-address and --nfs-address both use/],

@@ -7,7 +7,7 @@
 // Secrets (root credentials, master key) come from the environment only, never from flags
 // (argv is visible to every local user in `ps`) or the config file.
 import { isAbsolute, resolve, dirname } from 'node:path'
-import { limits, parseSize, isStoreError } from '../lib/index.ts'
+import { limits, nfsLimits, parseSize, isStoreError } from '../lib/index.ts'
 import { parseFlags, type FlagOptions } from './flags.ts'
 import { isLogLevel, logLevels, type LogLevel } from './logger.ts'
 import { parseAddress, formatAddress, addressesConflict, type Address } from './address.ts'
@@ -41,7 +41,9 @@ export const serverOptionSpecs = {
   'nbd-socket': { kind: 'optional-path', env: 'CAIRN_NBD_SOCKET', defaultText: undefined, placeholder: 'PATH', help: 'NBD over a Unix socket (default: none)' },
   'nbd-tls-cert': { kind: 'optional-path', env: 'CAIRN_NBD_TLS_CERT', defaultText: undefined, placeholder: 'PATH', help: 'PEM certificate: NBD clients must then use STARTTLS (default: no TLS)' },
   'nbd-tls-key': { kind: 'optional-path', env: 'CAIRN_NBD_TLS_KEY', defaultText: undefined, placeholder: 'PATH', help: 'PEM private key for --nbd-tls-cert' },
-  'nfs-address': { kind: 'address', env: 'CAIRN_NFS_ADDRESS', defaultText: '127.0.0.1:2049', placeholder: 'HOST:PORT', help: 'NFSv4 filesystem' },
+  'nfs-address': { kind: 'address', env: 'CAIRN_NFS_ADDRESS', defaultText: '127.0.0.1:2049', placeholder: 'HOST:PORT', help: 'NFSv4.0/4.1 file systems' },
+  'nfs-lease-seconds': { kind: 'seconds', env: 'CAIRN_NFS_LEASE_SECONDS', defaultText: String(nfsLimits.leaseMsDefault / 1000), placeholder: 'N', help: 'NFS client lease: a client silent this long (plus half again) loses its opens and locks' },
+  'nfs-grace-seconds': { kind: 'seconds', env: 'CAIRN_NFS_GRACE_SECONDS', defaultText: undefined, placeholder: 'N', help: 'after a start, NFS clients only reclaim state this long (default: the lease)' },
   'gc-grace-seconds': { kind: 'seconds', env: 'CAIRN_GC_GRACE_SECONDS', defaultText: String(limits.gcGraceMsDefault / 1000), placeholder: 'N', help: 'keep unreferenced chunks this long before collecting them' },
   'maintenance-interval-seconds': { kind: 'seconds', env: 'CAIRN_MAINTENANCE_INTERVAL_SECONDS', defaultText: '600', placeholder: 'N', help: 'run garbage collection and pack compaction this often (0: never)' },
   'scrub-interval-seconds': { kind: 'seconds', env: 'CAIRN_SCRUB_INTERVAL_SECONDS', defaultText: String(7 * 24 * 3600), placeholder: 'N', help: 'verify every stored chunk this often (0: never)' },
@@ -80,6 +82,10 @@ export interface ServerConfig {
   readonly nbdTlsCertPath: string | undefined
   readonly nbdTlsKeyPath: string | undefined
   readonly nfsAddress: Address
+  /** NFS lease_time, at least nfsLimits.leaseMsMin. */
+  readonly nfsLeaseMs: number
+  /** Reclaim-only period after a start (0: none). */
+  readonly nfsGraceMs: number
   readonly gcGraceMs: number
   /** 0 disables background GC + compaction. */
   readonly maintenanceIntervalMs: number
@@ -156,6 +162,8 @@ export function parseServerConfig(source: ConfigSource, extraSwitches: readonly 
   if ((nbdTlsCertRaw === undefined) !== (nbdTlsKeyRaw === undefined)) {
     throw new UsageError(`give both --nbd-tls-cert and --nbd-tls-key or neither; ${nbdTlsCertRaw === undefined ? '--nbd-tls-cert' : '--nbd-tls-key'} is missing`)
   }
+  const nfsLeaseMs = leaseSecondsOf(must(pick('nfs-lease-seconds'))) * 1000
+  const nfsGraceRaw = pick('nfs-grace-seconds')
   const domainsRaw = pick('s3-domain')
   const regionRaw = pick('s3-region')
   const config: ServerConfig = {
@@ -173,6 +181,8 @@ export function parseServerConfig(source: ConfigSource, extraSwitches: readonly 
     nbdTlsCertPath: nbdTlsCertRaw === undefined ? undefined : pathOf(nbdTlsCertRaw),
     nbdTlsKeyPath: nbdTlsKeyRaw === undefined ? undefined : pathOf(nbdTlsKeyRaw),
     nfsAddress: addressOf(must(pick('nfs-address'))),
+    nfsLeaseMs,
+    nfsGraceMs: nfsGraceRaw === undefined ? nfsLeaseMs : secondsOf(nfsGraceRaw) * 1000,
     gcGraceMs: secondsOf(must(pick('gc-grace-seconds'))) * 1000,
     maintenanceIntervalMs: secondsOf(must(pick('maintenance-interval-seconds'))) * 1000,
     scrubIntervalMs: secondsOf(must(pick('scrub-interval-seconds'))) * 1000,
@@ -273,6 +283,12 @@ function secondsOf(raw: RawValue): number {
 function positiveSecondsOf(raw: RawValue): number {
   const seconds = secondsOf(raw)
   if (seconds === 0) throw new UsageError(`${raw.origin}: must be at least 1 second`)
+  return seconds
+}
+
+function leaseSecondsOf(raw: RawValue): number {
+  const seconds = secondsOf(raw)
+  if (seconds * 1000 < nfsLimits.leaseMsMin) throw new UsageError(`${raw.origin}: must be at least ${nfsLimits.leaseMsMin / 1000} second(s)`)
   return seconds
 }
 

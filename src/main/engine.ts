@@ -41,6 +41,8 @@ export interface Engine extends AdminEngine {
   readonly objects?: ObjectsLayer
   /** Add this engine's gauges to the process registry (values read at scrape time). */
   registerMetrics(registry: Registry): void
+  /** The server bound a front-end listener: attach and mount hints name this port (config may say 0). */
+  listenerBound?(listener: 'nbd' | 'nfs', port: number): void
   /** Start background maintenance (GC, compaction, scrub); bugs found there go to onBug. */
   startBackground(onBug: (error: Error) => void): void
   close(): Promise<void>
@@ -140,9 +142,10 @@ async function openVolumes(config: ServerConfig, logger: Logger, world: EngineWo
   return volumes
 }
 
-/** Where NBD clients connect, for attach hints (a wildcard host becomes loopback; port 0 is unknown here). */
-function nbdTargetOf(config: ServerConfig): { host: string; port: number } | undefined {
-  const { host, port } = config.nbdAddress
+/** Where NBD clients connect, for attach hints (a wildcard host becomes loopback; port 0 stays unknown until bound). */
+function nbdTargetOf(config: ServerConfig, boundPort: number | undefined): { host: string; port: number } | undefined {
+  const { host } = config.nbdAddress
+  const port = boundPort ?? config.nbdAddress.port
   if (port === 0) return undefined
   return { host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host, port }
 }
@@ -167,9 +170,10 @@ async function openFiles(config: ServerConfig, logger: Logger, world: EngineWorl
   return files
 }
 
-/** Where NFS clients connect, for mount hints (a wildcard host becomes loopback; port 0 is unknown here). */
-function nfsTargetOf(config: ServerConfig): { host: string; port: number } | undefined {
-  const { host, port } = config.nfsAddress
+/** Where NFS clients connect, for mount hints (a wildcard host becomes loopback; port 0 stays unknown until bound). */
+function nfsTargetOf(config: ServerConfig, boundPort: number | undefined): { host: string; port: number } | undefined {
+  const { host } = config.nfsAddress
+  const port = boundPort ?? config.nfsAddress.port
   if (port === 0) return undefined
   return { host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host, port }
 }
@@ -217,8 +221,13 @@ class CairnEngine implements Engine {
     toJsonObject(await this.#parts.chunkStore.collectGarbage({ signal }))
   readonly compact = async ({ signal }: MaintenanceOptions): Promise<JsonObject> => toJsonObject(await this.#parts.chunkStore.compact({ signal }))
 
-  readonly nbdTarget = (): { host: string; port: number } | undefined => nbdTargetOf(this.#parts.config)
-  readonly nfsTarget = (): { host: string; port: number } | undefined => nfsTargetOf(this.#parts.config)
+  readonly #boundPorts: { nbd?: number; nfs?: number } = {}
+  readonly nbdTarget = (): { host: string; port: number } | undefined => nbdTargetOf(this.#parts.config, this.#boundPorts.nbd)
+  readonly nfsTarget = (): { host: string; port: number } | undefined => nfsTargetOf(this.#parts.config, this.#boundPorts.nfs)
+
+  listenerBound(listener: 'nbd' | 'nfs', port: number): void {
+    this.#boundPorts[listener] = port
+  }
 
   startBackground(onBug: (error: Error) => void): void {
     this.#parts.volumeBugs.onBug = onBug

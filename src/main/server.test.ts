@@ -7,6 +7,10 @@ import { parseServerConfig } from './config.ts'
 import type { Engine } from './engine.ts'
 import { createLogger } from './logger.ts'
 import { startServer } from './server.ts'
+import type { FileEngine } from '../files/index.ts'
+import { MemoryFileService } from '../nfs/testing/memory-fs.ts'
+import { NfsTestClient, ops } from '../nfs/testing/nfs-client.ts'
+import { attr, status } from '../nfs/v4/constants.ts'
 
 const credentials = { accessKey: 'SERVERTESTACCESSKEY', secretKey: 'server-test-secret-key' }
 
@@ -101,6 +105,92 @@ t.test('a start that fails after opening the engine closes it', async (t) => {
   await t.rejects(startServer({ config: taken, logger: second.logger, announce: () => {}, onBug: () => {}, openEngine: async () => second.engine }), {
     name: 'ListenError',
     message: `--admin-address 127.0.0.1:${port} is already in use`,
+  })
+  t.same(second.events, ['engine closed'])
+})
+
+/** The fake engine plus an in-memory file service whose GETATTRs can be held up. */
+function withFiles(t: Test) {
+  const parts = setup(t)
+  const files = new MemoryFileService({ fileSystems: [{ name: 'default' }] })
+  let gate: Promise<void> | undefined
+  let held = 0
+  const getAttributes = files.getAttributes.bind(files)
+  files.getAttributes = async (handle) => {
+    if (gate !== undefined) {
+      held++
+      await gate
+    }
+    return getAttributes(handle)
+  }
+  let release = (): void => {}
+  const hold = () => {
+    gate = new Promise<void>((resolve) => (release = resolve))
+  }
+  const engine: Engine = { ...parts.engine, files: files as unknown as FileEngine }
+  return { ...parts, engine, files, hold, release: () => release(), held: () => held }
+}
+
+function nfsUrlOf(lines: string[]): URL {
+  const line = lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((record) => record.listener === 'nfs')
+  if (typeof line?.url !== 'string') throw new Error(`no NFS listener line in ${lines.join('')}`)
+  return new URL(line.url)
+}
+
+const attributeCompound = [ops.putrootfh(), ops.lookup('default'), ops.getattr([attr.SIZE])]
+
+t.test('NFS serves the engine file systems, is listed with the listeners, and stop waits for its compounds', async (t) => {
+  const { config, logger, lines, events, engine, hold, release, held } = withFiles(t)
+  const server = await startServer({ config, logger, announce: () => {}, onBug: (error) => t.fail(`bug: ${error.stack}`), openEngine: async () => engine })
+  const url = nfsUrlOf(lines)
+  t.equal(url.protocol, 'nfs:')
+  t.equal(url.hostname, '127.0.0.1')
+  t.not(url.port, '0', 'the bound port is published, not the configured 0')
+  const info = await fetch(`${server.adminUrl}/admin/v1/info`, { headers: { authorization: basicAuthorization(credentials) } })
+  t.equal(((await info.json()) as { listeners: Record<string, string> }).listeners.nfs, url.href.replace(/\/$/, ''), '/admin/v1/info lists the NFS URL')
+
+  const client = await NfsTestClient.connect(Number(url.port))
+  t.teardown(() => client.close())
+  t.equal((await client.compound(attributeCompound)).status, status.OK, 'a COMPOUND reaches the engine file system /default')
+  hold()
+  const inFlight = client.compound(attributeCompound)
+  await until(() => held() === 1)
+  const stopped = server.stop('test')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(events, [], 'the engine stays open while a compound is in flight')
+  await t.rejects(NfsTestClient.connect(Number(url.port)), 'no new NFS connections')
+  release()
+  t.equal((await inFlight).status, status.OK, 'the in-flight compound is answered')
+  await stopped
+  t.same(events, ['engine closed'])
+})
+
+t.test('an NFS compound still running after the grace period is cut, then the engine closes', async (t) => {
+  const { config, logger, events, engine, lines, hold, release, held } = withFiles(t)
+  const server = await startServer({ config, logger, announce: () => {}, onBug: (error) => t.fail(`bug: ${error.stack}`), openEngine: async () => engine, shutdownGraceMs: 100 })
+  const client = await NfsTestClient.connect(Number(nfsUrlOf(lines).port))
+  t.teardown(() => client.close())
+  hold()
+  const inFlight = client.compound(attributeCompound)
+  await until(() => held() === 1)
+  const started = Date.now()
+  await server.stop('test')
+  t.ok(Date.now() - started < 3_000, 'bounded wait')
+  await t.rejects(inFlight, /connection closed/, 'the cut-off compound sees its connection closed')
+  t.same(events, ['engine closed'])
+  release()
+})
+
+t.test('an NFS address in use fails the start with a clear message and closes the engine', async (t) => {
+  const first = withFiles(t)
+  const server = await startServer({ config: first.config, logger: first.logger, announce: () => {}, onBug: () => {}, openEngine: async () => first.engine })
+  t.teardown(() => server.stop('teardown'))
+  const port = Number(nfsUrlOf(first.lines).port)
+  const second = withFiles(t)
+  const taken = { ...second.config, nfsAddress: { host: '127.0.0.1', port } }
+  await t.rejects(startServer({ config: taken, logger: second.logger, announce: () => {}, onBug: () => {}, openEngine: async () => second.engine }), {
+    name: 'ListenError',
+    message: `--nfs-address 127.0.0.1:${port} is already in use`,
   })
   t.same(second.events, ['engine closed'])
 })

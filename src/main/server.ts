@@ -1,7 +1,8 @@
 // `cairn server`: the long-running process. Start order: data dir -> engine (takes the data-dir
-// lock) -> root credentials -> admin API -> S3 (HTTP + HTTPS) -> NBD -> (NFS in a later issue). Stop order is the
-// reverse: mark unhealthy, stop accepting, let in-flight requests finish (bounded by
-// shutdownGraceMs), close the engine, exit 0.
+// lock) -> root credentials -> admin API -> S3 (HTTP + HTTPS) -> NBD -> NFS. Stop order is the
+// reverse: mark unhealthy, stop accepting on every listener, let in-flight requests (HTTP, NBD
+// commands, NFS compounds) finish (bounded by shutdownGraceMs, then connections are cut), close
+// the engine (which flushes buffered file writes), exit 0.
 //
 // Invariants: nothing listens before the engine holds the lock, so a second start on the same
 // data dir fails before binding anything. Generated credentials are shown once, on the
@@ -14,9 +15,10 @@ import { startS3Server, type RunningS3 } from '../s3/index.ts'
 import { readSmallFile, type Io } from '../io/index.ts'
 import { StoreError } from '../lib/index.ts'
 import { startNbdServer, type NbdServer, type NbdTlsOptions } from '../nbd/index.ts'
+import { startNfsServer, type NfsServer } from '../nfs/index.ts'
 import type { ExportProvider } from '../volumes/index.ts'
 import { addressUrl, formatAddress, type Address } from './address.ts'
-import { tcpListeners, type ServerConfig } from './config.ts'
+import type { ServerConfig } from './config.ts'
 import { credentialsFromEnv, formatCredentialsAnnouncement, loadRootCredentials, type RootCredentials } from './credentials.ts'
 import { openEngine, systemWorld, type Engine, type EngineWorld } from './engine.ts'
 import type { Logger } from './logger.ts'
@@ -51,9 +53,6 @@ export interface RunningServer {
   stop(reason: string): Promise<void>
 }
 
-/** Listeners from later issues: their addresses are validated now but nothing binds them. */
-const notImplementedListeners = new Set(['nfs-address'])
-
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, logger } = options
   const world = options.world ?? systemWorld
@@ -65,6 +64,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let app: FastifyInstance | undefined
   let s3: RunningS3 | undefined
   let nbd: NbdServer | undefined
+  let nfs: NfsServer | undefined
   try {
     const credentials = await rootCredentials(config, fromEnv, world, options, logger)
     // The objects layer answers SigV4 lookups of the root access key with these.
@@ -78,14 +78,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger.info({ listener: 'admin', url: adminUrl }, `admin API listening on ${adminUrl}`)
     engine.startBackground(options.onBug)
     s3 = await startS3({ config, logger, engine, world, state, shutdownSignal: shutdownController.signal, onBug: options.onBug, boundUrls })
-    for (const [name, address] of tcpListeners(config)) {
-      if (!notImplementedListeners.has(name)) continue
-      logger.info({ listener: name.replace(/-address$/, ''), address: formatAddress(address) }, `${name.replace(/-address$/, '')} listener not implemented yet (${formatAddress(address)} not bound)`)
-    }
     nbd = await startNbd({ config, logger, engine, io: world.io, onBug: options.onBug, boundUrls })
+    nfs = await startNfs({ config, logger, engine, world, onBug: options.onBug, boundUrls })
     state.starting = false // /health turns 200 only now, so a client that saw it finds every listener
-    return { adminUrl, engine, stop: stopper({ app, s3, nbd, engine, state, shutdownController, logger, graceMs: options.shutdownGraceMs ?? shutdownGraceMs }) }
+    return { adminUrl, engine, stop: stopper({ app, s3, nbd, nfs, engine, state, shutdownController, logger, graceMs: options.shutdownGraceMs ?? shutdownGraceMs }) }
   } catch (error) {
+    await nfs?.close(0).catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the NFS listener failed'))
     await nbd?.close({ graceMs: 0 }).catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the NBD listeners failed'))
     await s3?.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the S3 listeners failed'))
     await app?.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the admin API failed'))
@@ -185,12 +183,53 @@ async function startNbd(parts: NbdParts): Promise<NbdServer | undefined> {
   const tcpUrl = `nbd://${formatAddress({ host: config.nbdAddress.host, port: nbd.addresses.tcp?.port ?? config.nbdAddress.port })}`
   logger.info({ listener: 'nbd', url: tcpUrl, tls: tls !== undefined }, `NBD listening on ${tcpUrl}${tls === undefined ? '' : ' (STARTTLS required)'}`)
   parts.boundUrls.nbd = tcpUrl
+  if (nbd.addresses.tcp !== undefined) engine.listenerBound?.('nbd', nbd.addresses.tcp.port)
   if (nbd.addresses.socketPath !== undefined) {
     const socketUrl = `nbd+unix:///?socket=${nbd.addresses.socketPath}`
     logger.info({ listener: 'nbd-socket', url: socketUrl }, `NBD listening on ${nbd.addresses.socketPath}`)
     parts.boundUrls['nbd-socket'] = socketUrl
   }
   return nbd
+}
+
+interface NfsParts {
+  config: ServerConfig
+  logger: Logger
+  engine: Engine
+  world: EngineWorld
+  onBug: (error: Error) => void
+  boundUrls: JsonObject
+}
+
+/** NFSv4.0/4.1 on --nfs-address (src/nfs), serving the engine's file systems at /<name> and /<fs-id>. */
+async function startNfs(parts: NfsParts): Promise<NfsServer | undefined> {
+  const { config, logger, engine, world } = parts
+  if (engine.files === undefined) {
+    logger.warn({ listener: 'nfs', address: formatAddress(config.nfsAddress) }, 'the engine has no files layer: NFS listener not started')
+    return undefined
+  }
+  let nfs: NfsServer
+  try {
+    nfs = await startNfsServer({
+      files: engine.files,
+      address: config.nfsAddress,
+      logger: logger.child({ component: 'nfs' }),
+      clock: world.clock,
+      random: world.random,
+      leaseMs: config.nfsLeaseMs,
+      graceMs: config.nfsGraceMs,
+      onBug: parts.onBug,
+    })
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (typeof code === 'string' && code.startsWith('E')) throw new ListenError(`--nfs-address ${formatAddress(config.nfsAddress)} ${bindFailure(code)}`, { cause: error })
+    throw error
+  }
+  const url = `nfs://${formatAddress({ host: config.nfsAddress.host, port: nfs.port })}`
+  logger.info({ listener: 'nfs', url, leaseMs: config.nfsLeaseMs, graceMs: config.nfsGraceMs }, `NFS listening on ${url} (exports /<file system name> and /<file system id>)`)
+  parts.boundUrls.nfs = url
+  engine.listenerBound?.('nfs', nfs.port)
+  return nfs
 }
 
 async function nbdTls(io: Io, config: ServerConfig): Promise<NbdTlsOptions | undefined> {
@@ -247,19 +286,11 @@ async function buildAdminApp(parts: AdminAppParts): Promise<FastifyInstance> {
     startedAtMs,
     isShuttingDown: () => state.shuttingDown,
     isStarting: () => state.starting,
-    listeners: () => ({ ...listenerTable(config, adminUrl()), ...boundUrls }),
+    listeners: () => ({ admin: adminUrl(), ...boundUrls }),
     shutdownSignal,
     onBug,
   })
   return app
-}
-
-function listenerTable(config: ServerConfig, adminUrl: string): JsonObject {
-  const table: JsonObject = { admin: adminUrl }
-  for (const [name, address] of tcpListeners(config)) {
-    if (notImplementedListeners.has(name)) table[name.replace(/-address$/, '')] = `${formatAddress(address)} (not implemented yet)`
-  }
-  return table
 }
 
 export class ListenError extends Error {
@@ -288,6 +319,7 @@ interface StopParts {
   app: FastifyInstance
   s3: RunningS3 | undefined
   nbd: NbdServer | undefined
+  nfs: NfsServer | undefined
   engine: Engine
   state: { shuttingDown: boolean; starting: boolean }
   shutdownController: AbortController
@@ -295,7 +327,7 @@ interface StopParts {
   graceMs: number
 }
 
-function stopper({ app, s3, nbd, engine, state, shutdownController, logger, graceMs }: StopParts): (reason: string) => Promise<void> {
+function stopper({ app, s3, nbd, nfs, engine, state, shutdownController, logger, graceMs }: StopParts): (reason: string) => Promise<void> {
   let stopping: Promise<void> | undefined
   const stop = async (reason: string): Promise<void> => {
     state.shuttingDown = true
@@ -307,8 +339,9 @@ function stopper({ app, s3, nbd, engine, state, shutdownController, logger, grac
       s3?.closeAllConnections()
     }, graceMs)
     try {
-      // NBD sessions get ESHUTDOWN for new requests and end once idle; stuck ones are cut at graceMs.
-      await Promise.all([app.close(), s3?.close(), nbd?.close({ graceMs })])
+      // NBD sessions get ESHUTDOWN for new requests and end once idle; NFS connections stop
+      // reading new calls and end once their compounds answered. Stuck ones are cut at graceMs.
+      await Promise.all([app.close(), s3?.close(), nbd?.close({ graceMs }), nfs?.close(graceMs)])
     } finally {
       clearTimeout(grace)
     }
