@@ -16,7 +16,7 @@ import type { BufferPool } from './buffer-pool.ts'
 import { negotiate } from './handshake.ts'
 import { encodeGreeting, NBD_FLAG_FIXED_NEWSTYLE, NBD_FLAG_NO_ZEROES } from './protocol.ts'
 import type { NbdLimits, NbdLogger, Session } from './session.ts'
-import { SocketReader } from './socket-reader.ts'
+import { adoptSocket, SocketReader } from './socket-reader.ts'
 import { serveTransmission } from './transmission.ts'
 
 /** How long a soft-closed socket waits for the peer to close its side before it is cut. */
@@ -29,7 +29,10 @@ export interface TlsSettings {
 }
 
 export interface ConnectionOptions {
+  /** From a server created with pauseOnConnect when `adopt` is set (see adoptSocket). */
   socket: Socket
+  /** Read into one reused receive buffer (socket-reader.ts adoptSocket) instead of 'data' events. */
+  adopt?: boolean
   /** Identifies the client for attachment (several connections of one client share one). */
   clientKey: string
   provider: ExportProvider
@@ -65,15 +68,19 @@ export class Connection {
 
   constructor(options: ConnectionOptions) {
     this.options = options
-    this.raw = options.socket
-    this.#stream = options.socket
+    const ahead = options.limits.receiveAheadBytes
+    const { socket, reader } = options.adopt === true
+      ? adoptSocket(options.socket, ahead)
+      : { socket: options.socket, reader: undefined }
+    this.raw = socket
+    this.#stream = socket
     this.raw.setNoDelay(true)
     // Detects a peer that vanished without a FIN (the kernel then fails the socket).
     this.raw.setKeepAlive(true, 30_000)
     this.raw.on('error', this.#onStreamError)
     this.raw.on('close', this.#onClose)
     this.#socketClosed = new Promise((resolve) => this.raw.once('close', () => resolve()))
-    this.reader = new SocketReader(this.raw, options.limits.receiveAheadBytes)
+    this.reader = reader ?? new SocketReader(this.raw, ahead)
   }
 
   get signal(): AbortSignal {

@@ -65,7 +65,7 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
       socket.destroy()
       return
     }
-    const connection = new Connection({ socket, clientKey, provider: options.provider, limits, logger, tls, bufferPool, onBug })
+    const connection = new Connection({ socket, adopt: true, clientKey, provider: options.provider, limits, logger, tls, bufferPool, onBug })
     connections.set(connection, connection.run().finally(() => connections.delete(connection)))
   }
 
@@ -74,14 +74,14 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
   let socketPath: string | undefined
   try {
     if (options.tcpAddress !== undefined) {
-      const server = createServer({ noDelay: true }, (socket) => accept(socket, `tcp:${socket.remoteAddress ?? 'unknown'}`))
+      const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => accept(socket, `tcp:${socket.remoteAddress ?? 'unknown'}`))
       listeners.push(server)
       const port = await listenTcp(server, options.tcpAddress)
       tcp = { host: options.tcpAddress.host, port }
     }
     if (options.socketPath !== undefined) {
       const path = options.socketPath
-      const server = createServer((socket) => accept(socket, `unix:${path}`))
+      const server = createServer({ pauseOnConnect: true }, (socket) => accept(socket, `unix:${path}`))
       await removeStaleSocket(path)
       listeners.push(server)
       await listenUnix(server, path)
