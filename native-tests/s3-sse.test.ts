@@ -77,7 +77,7 @@ t.test('server-side encryption with the AWS SDK over HTTPS', async (t) => {
   t.equal(kms.ServerSideEncryption, 'aws:kms')
   t.match(kms.SSEKMSKeyId, /^arn:aws:kms:[a-z0-9-]+:000000000000:alias\/aws\/s3$/, "SSE-KMS uses Cairn's managed key")
   t.equal((await client.send(new HeadObjectCommand({ Bucket: 'sse-explicit', Key: 'kms' }))).SSEKMSKeyId, kms.SSEKMSKeyId)
-  t.equal(await failure(client.send(new PutObjectCommand({ Bucket: 'sse-explicit', Key: 'kms2', Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'arn:aws:kms:us-east-1:111122223333:key/other' }))), '400 InvalidArgument')
+  t.equal(await failure(client.send(new PutObjectCommand({ Bucket: 'sse-explicit', Key: 'kms2', Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'arn:aws:kms:us-east-1:111122223333:key/other' }))), '400 KMS.NotFoundException', 'an unknown KMS key is what AWS answers')
 
   const secret = marked(500_000, marker)
   const putC = await client.send(new PutObjectCommand({ Bucket: 'sse-explicit', Key: 'customer', Body: secret, ...sseC }))

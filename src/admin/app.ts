@@ -8,6 +8,7 @@
 //   POST /admin/v1/compact   rewrite packs with mostly dead data now  (HTTP Basic, root keys)
 //   /admin/v1/volumes..., /admin/v1/snapshots...  block volumes (volumes.ts; HTTP Basic, root keys)
 //   /admin/v1/users...       S3 users and access keys (users.ts; HTTP Basic, root keys)
+//   /admin/v1/kms/keys...    the built-in KMS's keys (kms.ts; HTTP Basic, root keys)
 //   /admin/v1/filesystems... file systems (filesystems.ts; HTTP Basic, root keys)
 //
 // Contract: every response body is JSON except /metrics. Errors are {error, code?}: StoreError
@@ -23,8 +24,9 @@ import { httpStatusOf } from './errors.ts'
 import type { Registry } from './metrics.ts'
 import type { VolumeService } from '../volumes/index.ts'
 import { volumeRoutes, type NbdTarget } from './volumes.ts'
-import type { UserService } from '../objects/index.ts'
+import type { KeyManagement, UserService } from '../objects/index.ts'
 import { userRoutes } from './users.ts'
+import { kmsRoutes } from './kms.ts'
 import type { FileEngine } from '../files/index.ts'
 import { fileSystemRoutes, type NfsTarget } from './filesystems.ts'
 
@@ -47,8 +49,8 @@ export interface AdminEngine {
   volumes?: VolumeService
   /** Where NBD clients connect, for attach hints in volume answers. */
   nbdTarget?: () => NbdTarget | undefined
-  /** The objects layer's users (routes in users.ts); absent: they answer 503 "not available yet". */
-  readonly objects?: { readonly users: UserService }
+  /** The objects layer's users and KMS (routes in users.ts, kms.ts); absent: they answer 503 "not available yet". */
+  readonly objects?: { readonly users: UserService; readonly kms?: KeyManagement }
   /** File systems (routes in filesystems.ts); absent: those routes are not registered. */
   readonly files?: FileEngine
   /** Where NFS clients connect, for mount hints in file system answers. */
@@ -121,6 +123,7 @@ export async function adminPlugin(app: FastifyInstance, options: AdminOptions): 
       maintenanceRoute('/gc', 'collectGarbage')
       maintenanceRoute('/compact', 'compact')
       userRoutes(scope, () => options.engine.objects?.users)
+      kmsRoutes(scope, () => options.engine.objects?.kms)
       const volumes = options.engine.volumes
       if (volumes !== undefined) {
         await scope.register(volumeRoutes, { volumes, nbdTarget: () => options.engine.nbdTarget?.(), shutdownSignal: options.shutdownSignal })

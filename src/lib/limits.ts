@@ -373,11 +373,26 @@ export const dataManagementLimits = {
   tierMoveChunksPerCall: 1024,
   /** SSE-C salts are this many random bytes (one per version or upload). */
   customerKeySaltBytes: 16,
+  /** Customer managed KMS keys a data dir holds (list-keys reads them in one scan). */
+  kmsKeysMax: 10_000,
+  /** A KMS key description is at most this many characters (AWS: 8192). */
+  kmsDescriptionCharsMax: 8192,
+  /** An alias name ("alias/...") is at most this many characters (AWS: 256). */
+  kmsAliasCharsMax: 256,
+  /** Aliases one key may have (AWS has no per-key limit; this bounds the key record). */
+  kmsAliasesPerKeyMax: 50,
+  /** Rotations of one key (each generation is a key-ring domain listed in the key record). */
+  kmsGenerationsMax: 1000,
+  /** Unwrapped bucket keys kept in memory. */
+  bucketKeyCacheMax: 1024,
+  /** x-amz-server-side-encryption-context: at most this many bytes of JSON (AWS: 4 KiB incl. its default pair). */
+  kmsEncryptionContextBytesMax: 4096,
 } as const
 
 assert(dataManagementLimits.lifecycleKeysPerStep <= limits.metaScanPageMax, 'a lifecycle step is one scan page')
 assert(dataManagementLimits.lifecycleVersionsPerScan <= limits.metaScanPageMax, 'a version scan is one page')
 assert(dataManagementLimits.lifecycleUploadsPerStep <= limits.metaScanPageMax, 'an upload sweep is one page')
 assert(dataManagementLimits.restoreDueEntriesPerStep <= limits.metaScanPageMax, 'a due step is one page')
+assert(dataManagementLimits.kmsKeysMax <= limits.metaScanPageMax, 'list-keys is one scan page')
 assert(dataManagementLimits.transitionObjectBytesMin > limits.inlineMaxBytes, 'inline objects are never transitioned by default')
 assert(Number.isSafeInteger(dataManagementLimits.lifecycleDaysMax * 86_400_000), 'the longest lifecycle period is a safe ms count')

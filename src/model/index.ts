@@ -2,6 +2,7 @@
 // Objects (S3): docs/format/objects.md.
 export * from './bucket.ts'
 export * from './lifecycle.ts'
+export * from './kms-key.ts'
 export * from './lifecycle-version.ts'
 export * from './manifest.ts'
 export * from './object-version.ts'

@@ -28,10 +28,35 @@ export interface StoredRestore {
 export const encryptionKinds = ['SSE-S3', 'SSE-KMS', 'SSE-C'] as const
 export type EncryptionKind = (typeof encryptionKinds)[number]
 
+/**
+ * The data key of an SSE-KMS version or upload under a customer managed key (src/objects/kms.ts):
+ * 32 random bytes, wrapped by generation `generation` of KMS key `keyId`, or, when `bucketKey`
+ * is set, by that bucket's bucket key for the same key and generation. The data is AES-256-CTR
+ * under the data key (the SSE-C stream layout, sse-customer.ts) before the chunk store seals it.
+ */
+export interface KmsEnvelope {
+  readonly keyId: string
+  readonly generation: number
+  /** base64 of the wrapped data key (nonce || ciphertext || tag). */
+  readonly wrappedKey: string
+  /** The bucket id whose bucket key wraps the data key (absent: the KMS key wraps it). */
+  readonly bucketKey?: number
+}
+
 /** How a version's data is encrypted at rest (absent: not encrypted by request). */
 export type StoredEncryption =
   | { readonly kind: 'SSE-S3'; readonly domain: number }
-  | { readonly kind: 'SSE-KMS'; readonly domain: number; readonly kmsKeyId: string; readonly bucketKeyEnabled: boolean }
+  | {
+      readonly kind: 'SSE-KMS'
+      readonly domain: number
+      /** The key's full ARN, as responses report it. */
+      readonly kmsKeyId: string
+      readonly bucketKeyEnabled: boolean
+      /** Canonical JSON of x-amz-server-side-encryption-context (bound to the data key as AAD). */
+      readonly context?: string
+      /** Absent for Cairn's managed key (alias/aws/s3): the bucket's key domain alone protects it. */
+      readonly envelope?: KmsEnvelope
+    }
   | { readonly kind: 'SSE-C'; readonly salt: string; readonly keyHmac: string }
 
 export function encodeRestore(restore: StoredRestore): Record<string, unknown> {
@@ -52,7 +77,17 @@ export function decodeRestore(reader: ShapeReader): StoredRestore {
 }
 
 export function encodeEncryption(encryption: StoredEncryption): Record<string, unknown> {
-  return { ...encryption }
+  return encryption.kind === 'SSE-KMS' && encryption.envelope !== undefined ? { ...encryption, envelope: { ...encryption.envelope } } : { ...encryption }
+}
+
+function decodeEnvelope(reader: ShapeReader): KmsEnvelope {
+  const bucketKey = reader.has('bucketKey') ? reader.count('bucketKey') : undefined
+  return {
+    keyId: reader.string('keyId'),
+    generation: reader.count('generation'),
+    wrappedKey: reader.string('wrappedKey'),
+    ...(bucketKey === undefined ? {} : { bucketKey }),
+  }
 }
 
 export function decodeEncryption(reader: ShapeReader): StoredEncryption {
@@ -60,8 +95,18 @@ export function decodeEncryption(reader: ShapeReader): StoredEncryption {
   switch (kind) {
     case 'SSE-S3':
       return { kind, domain: reader.count('domain') }
-    case 'SSE-KMS':
-      return { kind, domain: reader.count('domain'), kmsKeyId: reader.string('kmsKeyId'), bucketKeyEnabled: reader.boolean('bucketKeyEnabled') }
+    case 'SSE-KMS': {
+      const context = reader.optionalString('context')
+      const envelope = reader.has('envelope') ? decodeEnvelope(reader.object('envelope')) : undefined
+      return {
+        kind,
+        domain: reader.count('domain'),
+        kmsKeyId: reader.string('kmsKeyId'),
+        bucketKeyEnabled: reader.boolean('bucketKeyEnabled'),
+        ...(context === undefined ? {} : { context }),
+        ...(envelope === undefined ? {} : { envelope }),
+      }
+    }
     case 'SSE-C':
       return { kind, salt: reader.string('salt'), keyHmac: reader.string('keyHmac') }
   }

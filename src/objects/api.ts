@@ -293,15 +293,18 @@ export interface PartInfo {
 /** What a request asks for (x-amz-server-side-encryption*); the edge has checked the key MD5. */
 export interface EncryptionRequest {
   algorithm?: 'AES256' | 'aws:kms'
+  /** A customer managed key by id, ARN or alias (src/objects/kms.ts), or Cairn's managed key. */
   kmsKeyId?: string
   bucketKeyEnabled?: boolean
+  /** SSE-KMS encryption context as canonical JSON (a string-to-string map; the edge decodes the base64). */
+  context?: string
   /** SSE-C: the 32-byte customer key. Never stored. */
   customerKey?: Buffer
 }
 
 export type ObjectEncryptionInfo =
   | { readonly kind: 'SSE-S3' }
-  | { readonly kind: 'SSE-KMS'; readonly kmsKeyId: string; readonly bucketKeyEnabled: boolean }
+  | { readonly kind: 'SSE-KMS'; readonly kmsKeyId: string; readonly bucketKeyEnabled: boolean; readonly context?: string }
   | { readonly kind: 'SSE-C' }
 
 export interface RestoreInfo {
@@ -395,3 +398,4 @@ export type S3ErrorHint =
   | 'InvalidObjectState' | 'MethodNotAllowed' | 'InvalidStorageClass' | 'MalformedXML'
   | 'NoSuchLifecycleConfiguration' | 'ServerSideEncryptionConfigurationNotFoundError' | 'RestoreAlreadyInProgress'
   | 'InvalidEncryptionAlgorithmError'
+  | 'KMS.NotFoundException' | 'KMS.DisabledException' | 'KMS.KMSInvalidStateException'

@@ -4,6 +4,7 @@ import { ContentDefinedChunker, type ChunkStore, type ContentDefinedChunkerOptio
 import { assert, objectLimits, StoreError, throwIfAborted, type Clock, type Random } from '../lib/index.ts'
 import type { MetaStore } from '../meta/index.ts'
 import type { StorageClass } from './api.ts'
+import type { KeyManagement } from './kms.ts'
 import type { DataManagementSettings } from './lifecycle-settings.ts'
 
 export interface ObjectsContext {
@@ -17,6 +18,8 @@ export interface ObjectsContext {
   readonly chunkers: ChunkerPool
   /** Lifecycle day, restore delays, key domains for SSE (lifecycle-settings.ts). */
   readonly dataManagement: DataManagementSettings
+  /** The built-in KMS: customer managed keys of SSE-KMS (kms.ts). */
+  readonly kms: KeyManagement
 }
 
 /** Where a storage class keeps its chunks: archive classes in the cold tier. */

@@ -20,7 +20,7 @@ import { validateObjectKey, validateStorageClass, validateTags, validateUserMeta
 import { commitVersion, readSegment, writeSegment, type VersionDraft } from './versions.ts'
 import { putDue } from './restore.ts'
 import { encryptionInfo, resolveWriteEncryption } from './sse.ts'
-import { copyNeedsData, copyObjectByData, referenceCopyEncryption } from './sse-copy.ts'
+import { checkSourceKeyUsable, copyNeedsData, copyObjectByData, referenceCopyEncryption } from './sse-copy.ts'
 
 /** Resolve and check a copy source: access, delete markers, conditions, archive state. */
 export async function resolveCopySource(context: ObjectsContext, principal: Principal, source: CopySource): Promise<ResolvedVersion> {
@@ -111,6 +111,7 @@ export async function copyObject(
   }
   const target = await resolveWriteEncryption(context, input.principal, input.bucket, input.encryption)
   if (copyNeedsData(source.record, target)) return copyObjectByData(context, input, source)
+  await checkSourceKeyUsable(context, source.record)
   const checksum = await copyChecksum(context, input, source.record)
   throwIfAborted(input.signal)
   const idSuffix = newVersionIdSuffix(context.random)
@@ -120,7 +121,9 @@ export async function copyObject(
     const bucket = await accessBucket(tx, input.principal, input.bucket)
     const data = await cloneData(context.chunkStore, tx, current.data, manifestId)
     const encryption = referenceCopyEncryption(current, target)
-    const draft = { ...copyDraft(input, current, checksum), data, ...(encryption === undefined ? {} : { encryption }) }
+    // A copy into SSE-KMS gets an opaque ETag of its own (sse.ts); otherwise the source's stays.
+    const etag = target.stored === undefined ? current.etag : target.etag(current.etag)
+    const draft = { ...copyDraft(input, current, checksum), etag, data, ...(encryption === undefined ? {} : { encryption }) }
     const record = await commitVersion(context.chunkStore, tx, bucket, input.key, draft, { nowMs: context.clock.nowMs(), idSuffix })
     // The shared chunks follow the new class's tier in the background (restore-worker.ts).
     if (tierOf(record.storageClass) !== tierOf(current.storageClass)) putDue(tx, record.lastModifiedMs, bucket.id, input.key, record, 'tier-move')

@@ -4,12 +4,14 @@
 //
 // Invariants: every duration is a positive safe integer of milliseconds (delays may be 0).
 // Never: read configuration from the environment here.
+import type { DomainKeys } from '../crypto/index.ts'
 import { StoreError, type KeyDomainId } from '../lib/index.ts'
 import type { RestoreTier } from '../model/index.ts'
 
-/** Creates encrypted key domains: src/chunk/keyring.ts KeyRing satisfies it. */
+/** Creates encrypted key domains and opens them (KMS key material): src/chunk/keyring.ts KeyRing satisfies it. */
 export interface KeyDomainSource {
   createDomain(): Promise<KeyDomainId>
+  keysFor(domain: KeyDomainId): Promise<DomainKeys>
 }
 
 export interface DataManagementSettings {

@@ -153,7 +153,7 @@ export interface UploadPartInput extends PartTarget {
 
 export async function uploadPart(context: ObjectsContext, input: UploadPartInput): Promise<PartInfo> {
   const upload = await uploadForPart(context, input)
-  const encryption = partWriteEncryption(upload.encryption, input.customerKey)
+  const encryption = await partWriteEncryption(context, upload.encryption, input.customerKey)
   const ingested = await ingest(context, encryption.wrap(input.body, input.partNumber), {
     tier: tierOf(upload.storageClass),
     domain: encryption.domain,
@@ -168,7 +168,7 @@ export async function uploadPart(context: ObjectsContext, input: UploadPartInput
   const checksum = partChecksum(upload, digests)
   const record = await commitPart(context, input, {
     partNumber: input.partNumber,
-    etag: digests.md5Hex,
+    etag: encryption.etag(digests.md5Hex),
     sizeBytes: ingested.sizeBytes,
     ...(checksum === undefined ? {} : { checksum }),
   }, ingested.chunks, input.signal)

@@ -94,7 +94,7 @@ export async function getObject(context: ObjectsContext, input: GetObjectInput, 
   if (withBody && isArchived(record, context.clock.nowMs())) {
     throw new ObjectsError('INVALID_STATE', `The operation is not valid for the object's storage class (${record.storageClass}): restore it first`, { subject: 'key', hint: 'InvalidObjectState' })
   }
-  const decrypt = readDecryption(record, input.customerKey) // SSE-C key checks apply to HEAD too
+  const decrypt = await readDecryption(context, record, input.customerKey, withBody) // SSE-C key checks apply to HEAD too
   const range = servedRange(record, input.range, input.partNumber)
   const expiration = await expirationFor(context, bucket, input.key, record, isLatest)
   return {

@@ -15,6 +15,7 @@ import { listMultipartUploads, listObjects, listObjectVersions } from './listing
 import { createMultipartUpload, uploadPart } from './multipart.ts'
 import { dataManagementSettings, type DataManagementSettings } from './lifecycle-settings.ts'
 import { getObject, getObjectTagging, putObjectTagging } from './read.ts'
+import { KeyManagement } from './kms.ts'
 import { restoreObject } from './restore.ts'
 import { DataManagementWorker, type BackgroundHooks } from './lifecycle-background.ts'
 import { deleteBucketLifecycle, expirationAfterWrite, getBucketLifecycle, putBucketLifecycle } from './lifecycle-config.ts'
@@ -47,6 +48,8 @@ export interface ObjectsOptions {
 /** The objects layer as the engine holds it: the service plus lifecycle and root setup. */
 export interface ObjectsLayer extends ObjectsService {
   readonly users: Users
+  /** The built-in KMS (customer managed keys for SSE-KMS; kms.ts). */
+  readonly kms: KeyManagement
   // The optional data-management operations of ObjectsService, which this layer always has.
   getBucketLifecycle: NonNullable<ObjectsService['getBucketLifecycle']>
   putBucketLifecycle: NonNullable<ObjectsService['putBucketLifecycle']>
@@ -67,15 +70,18 @@ export interface ObjectsLayer extends ObjectsService {
 export async function openObjects(options: ObjectsOptions): Promise<ObjectsLayer> {
   const chunking = { ...(options.chunking ?? contentDefinedChunkerDefaults) }
   new ContentDefinedChunker(chunking) // throws INVALID_ARGUMENT for invalid sizes
+  const dataManagement = dataManagementSettings(options.dataManagement)
+  const defaultRegion = options.defaultRegion ?? 'us-east-1'
   const context: ObjectsContext = {
     meta: options.meta,
     chunkStore: options.chunkStore,
     clock: options.clock,
     random: options.random,
-    defaultRegion: options.defaultRegion ?? 'us-east-1',
+    defaultRegion,
     budget: new ByteBudget(options.ingestBytesInFlightMax ?? objectLimits.ingestBytesInFlightMax),
     chunkers: new ChunkerPool(chunking),
-    dataManagement: dataManagementSettings(options.dataManagement),
+    dataManagement,
+    kms: new KeyManagement({ meta: options.meta, keys: dataManagement.keyDomains, clock: options.clock, random: options.random, region: defaultRegion }),
   }
   const users = new Users({ meta: options.meta, clock: options.clock, random: options.random, ...(options.rootCredentials === undefined ? {} : { root: options.rootCredentials }) })
   return new Objects(context, users)
@@ -83,6 +89,7 @@ export async function openObjects(options: ObjectsOptions): Promise<ObjectsLayer
 
 class Objects implements ObjectsLayer {
   readonly users: Users
+  readonly kms: KeyManagement
   readonly #context: ObjectsContext
   #closed = false
   #worker: DataManagementWorker | undefined
@@ -90,6 +97,7 @@ class Objects implements ObjectsLayer {
   constructor(context: ObjectsContext, users: Users) {
     this.#context = context
     this.users = users
+    this.kms = context.kms
   }
 
   startBackground(hooks: BackgroundHooks): void {

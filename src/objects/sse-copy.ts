@@ -28,7 +28,20 @@ const domainSealed = (stored: StoredEncryption | undefined): boolean => stored?.
 /** Whether CopyObject must rewrite the data for the target's encryption. */
 export function copyNeedsData(source: VersionRecord, target: WriteEncryption): boolean {
   if (source.encryption?.kind === 'SSE-C' || target.stored?.kind === 'SSE-C') return true
+  // A customer-key SSE-KMS target has its own data key; such a source is rewritten for any
+  // target that asks for encryption (copied without one, it keeps its envelope: copy.ts).
+  if (hasEnvelope(target.stored) || (hasEnvelope(source.encryption) && target.stored !== undefined)) return true
   return domainSealed(target.stored) && !domainSealed(source.encryption)
+}
+
+const hasEnvelope = (stored: StoredEncryption | undefined): boolean => stored?.kind === 'SSE-KMS' && stored.envelope !== undefined
+
+/**
+ * A reference copy of a customer-key SSE-KMS source keeps the source's wrapped data key; the
+ * source must still be readable, as for a copy that reads it (KMS.DisabledException otherwise).
+ */
+export async function checkSourceKeyUsable(context: ObjectsContext, source: VersionRecord): Promise<void> {
+  await readDecryption(context, source, undefined, true)
 }
 
 /**
@@ -70,7 +83,7 @@ export async function copyObjectByData(
   source: ResolvedVersion,
 ): Promise<PutObjectResult & { lastModifiedMs: number; sourceVersionId?: VersionId }> {
   const record = source.record
-  const decrypt = readDecryption(record, input.source.customerKey)
+  const decrypt = await readDecryption(context, record, input.source.customerKey, true)
   const body = digestingBody(decrypt(readVersion(context, record, undefined, input.signal), undefined), input.checksumAlgorithm ?? record.checksum?.algorithm)
   const replaceMetadata = input.metadataDirective === 'REPLACE'
   const result = await putObject(context, {
@@ -105,7 +118,7 @@ export async function uploadPartCopyWithEncryption(context: ObjectsContext, inpu
     return uploadPartCopy(context, input)
   }
   const range = copyRange(input.source, source.record)
-  const decrypt = readDecryption(source.record, input.source.customerKey)
+  const decrypt = await readDecryption(context, source.record, input.source.customerKey, true)
   const plain = range === undefined ? emptyBody() : decrypt(readVersion(context, source.record, range, input.signal), range)
   const body = digestingBody(plain, upload.checksumAlgorithm)
   return uploadPart(context, {

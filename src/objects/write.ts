@@ -90,7 +90,7 @@ export async function putObject(context: ObjectsContext, input: PutObjectInput):
   const draft: VersionDraft = {
     deleteMarker: false,
     sizeBytes: ingested.sizeBytes,
-    etag: digests.md5Hex,
+    etag: encryption.etag(digests.md5Hex),
     ...(digests.checksum === undefined ? {} : { checksum: digests.checksum }),
     contentHeaders: { ...input.contentHeaders },
     userMetadata: { ...input.userMetadata },

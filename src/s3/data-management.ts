@@ -142,8 +142,10 @@ function wrapObjects(objects: ObjectsService, parsed: RequestEncryption, seen: S
 
 const httpDate = (ms: number): string => new Date(ms).toUTCString()
 
-function responseHeaders(seen: Seen, parsed: RequestEncryption): Record<string, string> {
-  const headers: Record<string, string> = encryptionResponseHeaders(seen.encryption, parsed.customer)
+const contextKinds: ReadonlySet<EndpointKind> = new Set<EndpointKind>(['PutObject', 'CopyObject', 'CreateMultipartUpload'])
+
+function responseHeaders(seen: Seen, parsed: RequestEncryption, kind: EndpointKind): Record<string, string> {
+  const headers: Record<string, string> = encryptionResponseHeaders(seen.encryption, parsed.customer, contextKinds.has(kind))
   if (seen.expiration !== undefined) headers['x-amz-expiration'] = `expiry-date="${httpDate(seen.expiration.expiryMs)}", rule-id="${seen.expiration.ruleId}"`
   if (seen.restore !== undefined) {
     headers['x-amz-restore'] = seen.restore.ongoing || seen.restore.expiryMs === undefined
@@ -172,6 +174,6 @@ export async function withDataManagement<E extends Endpoint>(
   const seen: Seen = {}
   const wrapped: S3Context = { ...context, headers: coreHeaders(context.headers, kind), objects: wrapObjects(context.objects, parsed, seen) }
   const response = await core(wrapped, coreEndpoint)
-  const extra = responseHeaders(seen, parsed)
+  const extra = responseHeaders(seen, parsed, kind)
   return Object.keys(extra).length === 0 ? response : { ...response, headers: { ...response.headers, ...extra } }
 }

@@ -38,6 +38,10 @@ export const s3ErrorStatuses = {
   InvalidStorageClass: 400,
   InvalidTag: 400,
   KeyTooLongError: 400,
+  // The KMS errors S3 passes through for SSE-KMS (all 400 on AWS).
+  'KMS.DisabledException': 400,
+  'KMS.KMSInvalidStateException': 400,
+  'KMS.NotFoundException': 400,
   MalformedXML: 400,
   MaxMessageLengthExceeded: 400,
   MetadataTooLarge: 400,
@@ -143,13 +147,13 @@ function authErrorIn(error: unknown): S3AuthError | undefined {
  * applies ('EntityTooSmall: ...'): the objects layer's way to name it (see src/objects/api.ts).
  */
 function hintedCode(message: string): S3ErrorCode | undefined {
-  const match = /^([A-Z][A-Za-z]+): /.exec(message)
+  const match = /^([A-Z][A-Za-z]*(?:\.[A-Z][A-Za-z]*)?): /.exec(message)
   const name = match?.[1]
   return name !== undefined && name in s3ErrorStatuses ? (name as S3ErrorCode) : undefined
 }
 
 function withoutHint(message: string): string {
-  return message.replace(/^[A-Z][A-Za-z]+: /, '')
+  return message.replace(/^[A-Z][A-Za-z]*(?:\.[A-Z][A-Za-z]*)?: /, '')
 }
 
 /** StoreError (code + subject, or the hint its message starts with) -> AWS code + status, with the elements and headers AWS adds. */

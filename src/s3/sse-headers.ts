@@ -1,6 +1,7 @@
 // Server-side encryption on the wire (docs/encryption.md): the request headers
 //   x-amz-server-side-encryption: AES256 | aws:kms
-//   x-amz-server-side-encryption-aws-kms-key-id, x-amz-server-side-encryption-bucket-key-enabled
+//   x-amz-server-side-encryption-aws-kms-key-id, x-amz-server-side-encryption-bucket-key-enabled,
+//   x-amz-server-side-encryption-context (base64 of a JSON string-to-string map)
 //   x-amz-server-side-encryption-customer-algorithm / -customer-key / -customer-key-MD5 (SSE-C)
 //   x-amz-copy-source-server-side-encryption-customer-* (the SSE-C key of a copy source)
 // checked as AWS checks them (the key is 32 bytes of base64 and its MD5 matches; SSE-C only over
@@ -8,6 +9,7 @@
 // document (ServerSideEncryptionConfiguration).
 // Never: echo a customer key, log it, or keep it beyond the request.
 import { createHash } from 'node:crypto'
+import { dataManagementLimits } from '../lib/index.ts'
 import type { BucketEncryptionConfig, EncryptionRequest, ObjectEncryptionInfo } from '../objects/index.ts'
 import type { RequestHeaders } from './auth/index.ts'
 import { header } from './context.ts'
@@ -25,7 +27,7 @@ export interface CustomerKey {
 
 export interface RequestEncryption {
   /** x-amz-server-side-encryption, -aws-kms-key-id, -bucket-key-enabled. */
-  readonly managed?: { algorithm: 'AES256' | 'aws:kms'; kmsKeyId?: string; bucketKeyEnabled?: boolean }
+  readonly managed?: { algorithm: 'AES256' | 'aws:kms'; kmsKeyId?: string; bucketKeyEnabled?: boolean; context?: string }
   readonly customer?: CustomerKey
   readonly sourceCustomer?: CustomerKey
 }
@@ -52,11 +54,32 @@ function customerKeyOf(request: HeaderSource, prefix: string): CustomerKey | und
   return { key, keyMd5 }
 }
 
+const contextMessage = "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map"
+
+/** The encryption context as canonical JSON (keys sorted), or InvalidArgument as AWS answers. */
+function encryptionContextOf(text: string): string {
+  const invalid = () => invalidArgument(contextMessage, `${ssePrefix}-context`, undefined)
+  const bytes = Buffer.from(text.trim(), 'base64')
+  if (bytes.length === 0 || bytes.length > dataManagementLimits.kmsEncryptionContextBytesMax || bytes.toString('base64').replace(/=+$/, '') !== text.trim().replace(/=+$/, '')) throw invalid()
+  let value: unknown
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    throw invalid()
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid()
+  const entries = Object.entries(value)
+  if (entries.some(([, entry]) => typeof entry !== 'string')) throw invalid()
+  return JSON.stringify(Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))))
+}
+
 function managedOf(request: HeaderSource): RequestEncryption['managed'] {
   const algorithm = header(request, ssePrefix)
   const kmsKeyId = header(request, `${ssePrefix}-aws-kms-key-id`)
   const bucketKey = header(request, `${ssePrefix}-bucket-key-enabled`)
+  const contextText = header(request, `${ssePrefix}-context`)
   if (algorithm === undefined) {
+    if (contextText !== undefined) throw invalidArgument('Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms', `${ssePrefix}-context`, undefined)
     if (kmsKeyId !== undefined) throw invalidArgument('Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms', `${ssePrefix}-aws-kms-key-id`, kmsKeyId)
     if (bucketKey !== undefined) throw invalidArgument('x-amz-server-side-encryption-bucket-key-enabled needs x-amz-server-side-encryption', `${ssePrefix}-bucket-key-enabled`, bucketKey)
     return undefined
@@ -66,7 +89,14 @@ function managedOf(request: HeaderSource): RequestEncryption['managed'] {
   if (value !== 'AES256' && value !== 'aws:kms') throw invalidArgument(`The encryption method specified is not supported: ${value}`, ssePrefix, value)
   if (kmsKeyId !== undefined && value !== 'aws:kms') throw invalidArgument('Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms', `${ssePrefix}-aws-kms-key-id`, kmsKeyId)
   if (bucketKey !== undefined && bucketKey !== 'true' && bucketKey !== 'false') throw invalidArgument('x-amz-server-side-encryption-bucket-key-enabled must be true or false', `${ssePrefix}-bucket-key-enabled`, bucketKey)
-  return { algorithm: value, ...(kmsKeyId === undefined ? {} : { kmsKeyId: kmsKeyId.trim() }), ...(bucketKey === undefined ? {} : { bucketKeyEnabled: bucketKey === 'true' }) }
+  if (contextText !== undefined && value !== 'aws:kms') throw invalidArgument('Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms', `${ssePrefix}-context`, undefined)
+  const context = contextText === undefined ? undefined : encryptionContextOf(contextText)
+  return {
+    algorithm: value,
+    ...(kmsKeyId === undefined ? {} : { kmsKeyId: kmsKeyId.trim() }),
+    ...(bucketKey === undefined ? {} : { bucketKeyEnabled: bucketKey === 'true' }),
+    ...(context === undefined ? {} : { context }),
+  }
 }
 
 /** Whether a request carries any SSE header (target or copy source). */
@@ -75,9 +105,6 @@ export function hasSseHeaders(request: HeaderSource): boolean {
 }
 
 export function parseRequestEncryption(request: HeaderSource, secure: boolean): RequestEncryption {
-  if (header(request, `${ssePrefix}-context`) !== undefined) {
-    throw new S3Error('NotImplemented', 'A KMS encryption context (x-amz-server-side-encryption-context) is not implemented by this server.', { details: { Header: `${ssePrefix}-context` } })
-  }
   const managed = managedOf(request)
   const customer = customerKeyOf(request, ssePrefix)
   const sourceCustomer = customerKeyOf(request, copySourceSsePrefix)
@@ -96,11 +123,16 @@ export function encryptionRequestOf(parsed: RequestEncryption): EncryptionReques
     algorithm: parsed.managed.algorithm,
     ...(parsed.managed.kmsKeyId === undefined ? {} : { kmsKeyId: parsed.managed.kmsKeyId }),
     ...(parsed.managed.bucketKeyEnabled === undefined ? {} : { bucketKeyEnabled: parsed.managed.bucketKeyEnabled }),
+    ...(parsed.managed.context === undefined ? {} : { context: parsed.managed.context }),
   }
 }
 
-/** The headers AWS answers for an object's encryption (SSE-C echoes the key MD5 the client sent). */
-export function encryptionResponseHeaders(info: ObjectEncryptionInfo | undefined, customer: CustomerKey | undefined): Record<string, string> {
+/**
+ * The headers AWS answers for an object's encryption (SSE-C echoes the key MD5 the client sent).
+ * withContext: PutObject, CopyObject and CreateMultipartUpload also return the encryption
+ * context (base64), as AWS does; GET and HEAD do not.
+ */
+export function encryptionResponseHeaders(info: ObjectEncryptionInfo | undefined, customer: CustomerKey | undefined, withContext = false): Record<string, string> {
   switch (info?.kind) {
     case undefined:
       return {}
@@ -111,6 +143,7 @@ export function encryptionResponseHeaders(info: ObjectEncryptionInfo | undefined
         [ssePrefix]: 'aws:kms',
         [`${ssePrefix}-aws-kms-key-id`]: info.kmsKeyId,
         ...(info.bucketKeyEnabled ? { [`${ssePrefix}-bucket-key-enabled`]: 'true' } : {}),
+        ...(withContext && info.context !== undefined ? { [`${ssePrefix}-context`]: Buffer.from(info.context, 'utf8').toString('base64') } : {}),
       }
     case 'SSE-C':
       return {
