@@ -50,19 +50,25 @@ async function readdir(ctx: CompoundContext, args: XdrReader): Promise<OpResult>
 async function readFileDirectory(ctx: CompoundContext, directory: FileObject, cookie: bigint, verifier: Buffer, requested: Bitmap, limit: number, body: XdrWriter): Promise<XdrWriter> {
   const caller = ctx.callerFor(directory.fs)
   const usage = needsUsage(requested) ? await ctx.server.files.usage(directory.handle, ctx.signal) : undefined
-  const maxEntries = Math.max(8, Math.min(nfsLimits.readdirEntriesMax, Math.floor(limit / 64)))
-  let page = await ctx.server.files.readDirectory(caller, directory.handle, { cookie, verifier: cookie === 0n ? undefined : verifier, maxEntries, signal: ctx.signal })
-  body.opaqueFixed(page.verifier)
   const packer = new EntryPacker(body, limit)
+  let page = await ctx.server.files.readDirectory(caller, directory.handle, {
+    cookie, verifier: cookie === 0n ? undefined : verifier, maxEntries: packer.entriesToAsk(), signal: ctx.signal,
+  })
+  body.opaqueFixed(page.verifier)
   for (;;) {
     for (const entry of page.entries) {
       if (!packer.add(fileEntry(ctx, directory, entry, requested, usage))) return packer.finish(false)
     }
     const last = page.entries[page.entries.length - 1]
     if (page.eof || last === undefined) return packer.finish(page.eof)
-    page = await ctx.server.files.readDirectory(caller, directory.handle, { cookie: last.cookie, verifier: page.verifier, maxEntries, signal: ctx.signal })
+    page = await ctx.server.files.readDirectory(caller, directory.handle, { cookie: last.cookie, verifier: page.verifier, maxEntries: packer.entriesToAsk(), signal: ctx.signal })
   }
 }
+
+/** First guess of an entry's reply bytes (cookie, name, an `ls -l` attribute set with a handle). */
+const entryBytesGuess = 256
+/** Fewest entries asked of the files layer at once (a page costs a snapshot and a scan). */
+const entriesAskedMin = 8
 
 function fileEntry(ctx: CompoundContext, directory: FileObject, entry: DirectoryEntry, requested: Bitmap, usage: FileSystemUsage | undefined): PackedEntry {
   const subject = {
@@ -87,13 +93,27 @@ async function pseudoEntries(ctx: CompoundContext, cookie: bigint, requested: Bi
 class EntryPacker {
   readonly #body: XdrWriter
   readonly #limit: number
+  /** Reply bytes before the first entry: the verifier (packed right after the first page) and the tail. */
+  readonly #startSize: number
   #size: number
   #count = 0
 
-  constructor(body: XdrWriter, limit: number) {
+  constructor(body: XdrWriter, limit: number, verifierIncluded = false) {
     this.#body = body
     this.#limit = limit
-    this.#size = body.length + listTailBytes
+    this.#startSize = body.length + listTailBytes + (verifierIncluded ? 0 : verifierBytes)
+    this.#size = this.#startSize
+  }
+
+  /**
+   * Entries to ask the files layer for next: about as many as still fit, judged by what the
+   * packed ones cost. Asking for more reads and decodes inodes that never go out (a 64 KiB
+   * `ls -l` reply holds ~250 entries, not the 1,024 that limit / 64 would ask for).
+   */
+  entriesToAsk(): number {
+    const entryBytes = this.#count === 0 ? entryBytesGuess : (this.#size - this.#startSize) / this.#count
+    const fitting = Math.ceil((this.#limit - this.#size) / Math.max(1, entryBytes)) + 1
+    return Math.max(entriesAskedMin, Math.min(nfsLimits.readdirEntriesMax, fitting))
   }
 
   add(entry: PackedEntry): boolean {
@@ -115,7 +135,7 @@ class EntryPacker {
 }
 
 async function packEntries(body: XdrWriter, limit: number, entries: readonly PackedEntry[], eof: boolean): Promise<XdrWriter> {
-  const packer = new EntryPacker(body, limit)
+  const packer = new EntryPacker(body, limit, true)
   for (const entry of entries) if (!packer.add(entry)) return packer.finish(false)
   return packer.finish(eof)
 }
