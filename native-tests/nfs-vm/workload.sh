@@ -29,12 +29,13 @@ check unlink-while-open "$(ls -a $M | grep -c open.txt)" 0
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do touch $M/d/f$i; done; fresh
 check readdir-count "$(ls $M/d | wc -l | tr -d ' ')" 22
 if [ -x /extra/lockfile ]; then  # two processes = two lock owners of one client
-  /extra/lockfile $M/lock hold 2 & sleep 1
+  held() { i=0; while [ ! -f $1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; }
+  /extra/lockfile $M/lock hold /tmp/held1 /tmp/release1 & held /tmp/held1
   /extra/lockfile $M/lock try; check fcntl-lock-held $? 1
-  wait; /extra/lockfile $M/lock try; check fcntl-lock-released $? 0
-  /extra/lockfile $M/lock flock-hold 2 & sleep 1
+  touch /tmp/release1; wait; /extra/lockfile $M/lock try; check fcntl-lock-released $? 0
+  /extra/lockfile $M/lock flock-hold /tmp/held2 /tmp/release2 & held /tmp/held2
   /extra/lockfile $M/lock flock-try; check flock-held $? 1
-  wait; /extra/lockfile $M/lock flock-try; check flock-released $? 0
+  touch /tmp/release2; wait; /extra/lockfile $M/lock flock-try; check flock-released $? 0
 fi
 check df "$(df $M | tail -1 | awk '{print ($2 > 0)}')" 1
 echo "WORKLOAD: done"
