@@ -1,4 +1,4 @@
-// Servers of the nbd benchmark (helper of bench/nbd.ts, not a benchmark on its own): the real Cairn server, nbdkit, the admin API, process CPU
+// Servers of the nbd and nfs benchmarks (helper of bench/nbd.ts and bench/nfs.ts, not a benchmark on its own): the real Cairn server, nbdkit, the admin API, process CPU
 //
 // - startCairn: `node src/main/cli.ts server` on a temp data dir, every TCP listener on
 //   127.0.0.1 port 0 (the bound URLs come from its JSON log) and NBD also on a Unix socket; root
@@ -35,7 +35,7 @@ export interface ServerProcess {
   stop(): Promise<void>
 }
 
-function watch(child: ChildProcess): { exited: Promise<void>; stderr: () => string; isRunning: () => boolean } {
+export function watch(child: ChildProcess): { exited: Promise<void>; stderr: () => string; isRunning: () => boolean } {
   let stderr = ''
   let running = true
   child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text))
@@ -48,7 +48,7 @@ function watch(child: ChildProcess): { exited: Promise<void>; stderr: () => stri
   return { exited, stderr: () => stderr, isRunning: () => running }
 }
 
-function stopper(child: ChildProcess, exited: Promise<void>, isRunning: () => boolean): () => Promise<void> {
+export function stopper(child: ChildProcess, exited: Promise<void>, isRunning: () => boolean): () => Promise<void> {
   return async () => {
     if (!isRunning()) return
     child.kill('SIGTERM')
@@ -67,13 +67,16 @@ const sleep = (ms: number): Promise<void> => new Promise((resolveSleep) => setTi
 
 export interface CairnServer extends ServerProcess {
   readonly admin: AdminClient
+  /** Bound listener URLs by name (admin, s3, nbd, nfs, ...), from the server's JSON log. */
+  readonly urls: Readonly<Record<string, string>>
   /** host:port of the NBD TCP listener. */
   readonly nbdAddress: string
   readonly nbdSocketPath: string
   readonly dataDir: string
 }
 
-export async function startCairn(directory: string): Promise<CairnServer> {
+/** `listeners`: the ones to wait for (admin is always waited for); `extraArgs` go after the defaults. */
+export async function startCairn(directory: string, options: { listeners?: readonly string[]; extraArgs?: readonly string[] } = {}): Promise<CairnServer> {
   const dataDir = join(directory, 'data')
   const nbdSocketPath = join(directory, 'cairn-nbd.sock')
   const accessKey = `BENCH${randomBytes(8).toString('hex').toUpperCase()}`.slice(0, 20)
@@ -81,7 +84,7 @@ export async function startCairn(directory: string): Promise<CairnServer> {
   const env: Record<string, string> = {}
   for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith('CAIRN_')) env[name] = value
   const listeners = ['--admin-address', '--s3-address', '--s3-tls-address', '--nbd-address', '--nfs-address'].flatMap((flag) => [flag, '127.0.0.1:0'])
-  const child = spawn(process.execPath, [cliPath, 'server', '--data-dir', dataDir, ...listeners, '--nbd-socket', nbdSocketPath], {
+  const child = spawn(process.execPath, [cliPath, 'server', '--data-dir', dataDir, ...listeners, '--nbd-socket', nbdSocketPath, ...(options.extraArgs ?? [])], {
     cwd: repoRoot,
     env: { ...env, CAIRN_ROOT_ACCESS_KEY: accessKey, CAIRN_ROOT_SECRET_KEY: secretKey, CAIRN_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -89,10 +92,10 @@ export async function startCairn(directory: string): Promise<CairnServer> {
   const { exited, stderr, isRunning } = watch(child)
   const stop = stopper(child, exited, isRunning)
   try {
-    const urls = await waitForListeners(stderr, isRunning, ['admin', 'nbd'])
+    const urls = await waitForListeners(stderr, isRunning, ['admin', ...(options.listeners ?? ['nbd'])])
     const admin = new AdminClient(urls.admin!, accessKey, secretKey)
     await waitForHealth(admin, stderr, isRunning)
-    return { pid: child.pid!, admin, nbdAddress: new URL(urls.nbd!).host, nbdSocketPath, dataDir, stderr, stop }
+    return { pid: child.pid!, admin, urls, nbdAddress: new URL(urls.nbd!).host, nbdSocketPath, dataDir, stderr, stop }
   } catch (error) {
     await stop()
     throw error
@@ -199,7 +202,7 @@ async function waitForNbd(uri: string, stderr: () => string, isRunning: () => bo
 }
 
 /** A TCP port free right now on 127.0.0.1 (nbdkit has no "port 0, tell me"). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer()
     server.once('error', reject)
