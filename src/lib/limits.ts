@@ -387,6 +387,20 @@ export const dataManagementLimits = {
   bucketKeyCacheMax: 1024,
   /** x-amz-server-side-encryption-context: at most this many bytes of JSON (AWS: 4 KiB incl. its default pair). */
   kmsEncryptionContextBytesMax: 4096,
+  /** INTELLIGENT_TIERING objects smaller than this are not monitored and stay in Frequent Access (AWS). */
+  intelligentTieringObjectBytesMin: 128 * KiB,
+  /** Lifecycle days without access before Infrequent Access / Archive Instant Access (AWS). */
+  infrequentAccessTierDays: 30,
+  archiveInstantAccessTierDays: 90,
+  /**
+   * Versions the in-memory access log holds between flushes (one entry per version, about
+   * 200 bytes each); accesses to further versions are dropped and counted until the next flush.
+   */
+  accessLogEntriesMax: 100_000,
+  /** Logged accesses written per flush transaction. */
+  accessFlushEntriesPerStep: 64,
+  /** Accesses to a Frequent Access version closer than dayMs / this to the recorded one are not logged. */
+  accessResolutionPerDay: 24,
 } as const
 
 assert(dataManagementLimits.lifecycleKeysPerStep <= limits.metaScanPageMax, 'a lifecycle step is one scan page')
@@ -394,5 +408,8 @@ assert(dataManagementLimits.lifecycleVersionsPerScan <= limits.metaScanPageMax, 
 assert(dataManagementLimits.lifecycleUploadsPerStep <= limits.metaScanPageMax, 'an upload sweep is one page')
 assert(dataManagementLimits.restoreDueEntriesPerStep <= limits.metaScanPageMax, 'a due step is one page')
 assert(dataManagementLimits.kmsKeysMax <= limits.metaScanPageMax, 'list-keys is one scan page')
+assert(dataManagementLimits.accessFlushEntriesPerStep <= dataManagementLimits.accessLogEntriesMax, 'a flush takes at most the whole log')
+assert(dataManagementLimits.infrequentAccessTierDays < dataManagementLimits.archiveInstantAccessTierDays, 'access tiers get colder with idle time')
+assert(dataManagementLimits.intelligentTieringObjectBytesMin > limits.inlineMaxBytes, 'inline objects are never access-tiered')
 assert(dataManagementLimits.transitionObjectBytesMin > limits.inlineMaxBytes, 'inline objects are never transitioned by default')
 assert(Number.isSafeInteger(dataManagementLimits.lifecycleDaysMax * 86_400_000), 'the longest lifecycle period is a safe ms count')

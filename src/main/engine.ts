@@ -272,6 +272,14 @@ class CairnEngine implements Engine {
     ], onError)
     const { chunkStore } = this.#parts
     addStatsGauges(registry, async () => chunkStore.stats(), chunkStoreGauges, onError)
+    addStatsGauges(registry, async () => this.objects.tieringStats(), [
+      { name: 'cairn_s3_tiering_pending_accesses', help: 'INTELLIGENT_TIERING reads logged in memory, not yet written to metadata', pick: (s) => s.pendingAccesses },
+      { name: 'cairn_s3_tiering_flushed_accesses', help: 'INTELLIGENT_TIERING reads written to metadata since start', pick: (s) => s.flushedAccesses },
+      { name: 'cairn_s3_tiering_dropped_accesses', help: 'INTELLIGENT_TIERING reads dropped because the access log was full, since start', pick: (s) => s.droppedAccesses },
+      { name: 'cairn_s3_tiering_to_infrequent', help: 'INTELLIGENT_TIERING versions moved to Infrequent Access (cold tier) since start', pick: (s) => s.toInfrequent },
+      { name: 'cairn_s3_tiering_to_archive_instant', help: 'INTELLIGENT_TIERING versions moved to Archive Instant Access (cold tier) since start', pick: (s) => s.toArchiveInstant },
+      { name: 'cairn_s3_tiering_to_frequent', help: 'INTELLIGENT_TIERING versions brought back to Frequent Access (hot tier) by a read since start', pick: (s) => s.toFrequent },
+    ], onError)
     // Wrapped in an object: addStatsGauges reads undefined as a failed read (NaN).
     addStatsGauges(registry, async () => ({ last: this.#maintenance?.lastScrub }), [
       { name: 'cairn_scrub_last_corrupt_chunks', help: 'Corrupt chunks found by the last background scrub', pick: ({ last }) => last?.report.corrupt.length ?? 0 },

@@ -1,5 +1,6 @@
 // The data-management fields of version and upload records (docs/format/objects.md 3.2, 5):
-// the restore state of an archived version and the server-side encryption of a version's data.
+// the restore state of an archived version, the access tier of an INTELLIGENT_TIERING version
+// and the server-side encryption of a version's data.
 // Both are optional JSON members of the record header; records written before they existed
 // simply have neither.
 //
@@ -23,6 +24,19 @@ export interface StoredRestore {
   readonly completedMs?: number
   /** Set with completedMs: when the restored copy goes away again. */
   readonly expiresMs?: number
+}
+
+/** S3 Intelligent-Tiering access tiers (the names S3 Inventory uses). */
+export const accessTiers = ['FREQUENT_ACCESS', 'INFREQUENT_ACCESS', 'ARCHIVE_INSTANT_ACCESS'] as const
+export type AccessTier = (typeof accessTiers)[number]
+
+/**
+ * Where an INTELLIGENT_TIERING version stands (absent: FREQUENT_ACCESS, last accessed when it
+ * was written). lastAccessMs is the last GET / copy-source read the access log flushed.
+ */
+export interface StoredTiering {
+  readonly accessTier: AccessTier
+  readonly lastAccessMs: number
 }
 
 export const encryptionKinds = ['SSE-S3', 'SSE-KMS', 'SSE-C'] as const
@@ -74,6 +88,14 @@ export function decodeRestore(reader: ShapeReader): StoredRestore {
     ...(completedMs === undefined ? {} : { completedMs }),
     ...(expiresMs === undefined ? {} : { expiresMs }),
   }
+}
+
+export function encodeTiering(tiering: StoredTiering): Record<string, unknown> {
+  return { ...tiering }
+}
+
+export function decodeTiering(reader: ShapeReader): StoredTiering {
+  return { accessTier: reader.oneOf('accessTier', accessTiers), lastAccessMs: reader.count('lastAccessMs') }
 }
 
 export function encodeEncryption(encryption: StoredEncryption): Record<string, unknown> {

@@ -3,7 +3,7 @@
 //
 //   ('s3','lifecycle',bucketId)        lifecycle configuration of a bucket (JSON)
 //   ('s3','encryption',bucketId)       default encryption + the bucket's key domain (JSON)
-//   ('s3','due',dueMs,bucketId,key,order,kind)  restore / tier-move work due at dueMs (JSON)
+//   ('s3','due',dueMs,bucketId,key,order,kind)  restore / tier-move / tiering work due at dueMs (JSON)
 //   ('s3','lifecycle-cursor')          where the lifecycle worker's pass stands (JSON)
 //
 // Records are keyed by bucket id (never reused), so a bucket deleted and created again under
@@ -97,7 +97,7 @@ export interface BucketEncryptionRecord {
   readonly domain?: number
 }
 
-export const dueKinds = ['restore-ready', 'restore-expire', 'tier-move'] as const
+export const dueKinds = ['restore-ready', 'restore-expire', 'tier-move', 'tiering-check'] as const
 export type DueKind = (typeof dueKinds)[number]
 
 export interface DueRecord {

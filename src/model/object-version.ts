@@ -7,7 +7,7 @@
 import { assert } from '../lib/index.ts'
 import { checksumAlgorithms, type ChecksumAlgorithm } from '../lib/checksum/index.ts'
 import { recordBody } from '../meta/index.ts'
-import { decodeEncryption, decodeRestore, encodeEncryption, encodeRestore, type StoredEncryption, type StoredRestore } from './lifecycle-version.ts'
+import { decodeEncryption, decodeRestore, decodeTiering, encodeEncryption, encodeRestore, encodeTiering, type StoredEncryption, type StoredRestore, type StoredTiering } from './lifecycle-version.ts'
 import { chunkTableSizeBytes, decodeChunkTable, encodeChunkTable, type ChunkReference } from './manifest.ts'
 import { ShapeReader, corruptRecord } from './shape.ts'
 
@@ -64,6 +64,8 @@ export interface VersionRecord {
   readonly data: VersionData
   /** Archived versions only: the restore requested or done (lifecycle-version.ts). */
   readonly restore?: StoredRestore
+  /** INTELLIGENT_TIERING versions only: access tier and last access (lifecycle-version.ts). */
+  readonly tiering?: StoredTiering
   /** Server-side encryption of the data (lifecycle-version.ts); absent: none requested. */
   readonly encryption?: StoredEncryption
 }
@@ -118,6 +120,7 @@ export function encodeVersion(record: VersionRecord): Buffer {
     lastModifiedMs: record.lastModifiedMs,
     data: dataHeader(record.data),
     ...(record.restore === undefined ? {} : { restore: encodeRestore(record.restore) }),
+    ...(record.tiering === undefined ? {} : { tiering: encodeTiering(record.tiering) }),
     ...(record.encryption === undefined ? {} : { encryption: encodeEncryption(record.encryption) }),
   }), 'utf8')
   const payload = record.data.kind === 'inline' ? record.data.bytes : record.data.kind === 'chunks' ? encodeChunkTable(record.data.chunks) : Buffer.alloc(0)
@@ -157,6 +160,7 @@ export function decodeVersion(bytes: Uint8Array, what: string): VersionRecord {
     lastModifiedMs: header.count('lastModifiedMs'),
     data: decodeData(header.object('data'), payload, what),
     ...(header.has('restore') ? { restore: decodeRestore(header.object('restore')) } : {}),
+    ...(header.has('tiering') ? { tiering: decodeTiering(header.object('tiering')) } : {}),
     ...(header.has('encryption') ? { encryption: decodeEncryption(header.object('encryption')) } : {}),
   }
   if (dataSizeBytes(record.data) !== record.sizeBytes) throw corruptRecord(what, 'size does not match its data')

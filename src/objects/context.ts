@@ -5,6 +5,7 @@ import { assert, objectLimits, StoreError, throwIfAborted, type Clock, type Rand
 import type { MetaStore } from '../meta/index.ts'
 import type { StorageClass } from './api.ts'
 import type { KeyManagement } from './kms.ts'
+import type { AccessLog } from './intelligent-tiering.ts'
 import type { DataManagementSettings } from './lifecycle-settings.ts'
 
 export interface ObjectsContext {
@@ -20,9 +21,14 @@ export interface ObjectsContext {
   readonly dataManagement: DataManagementSettings
   /** The built-in KMS: customer managed keys of SSE-KMS (kms.ts). */
   readonly kms: KeyManagement
+  /** Reads of INTELLIGENT_TIERING versions not yet written to metadata (intelligent-tiering.ts). */
+  readonly accessLog: AccessLog
 }
 
-/** Where a storage class keeps its chunks: archive classes in the cold tier. */
+/**
+ * Where a storage class keeps new chunks: archive classes in the cold tier. A version's data may
+ * sit elsewhere by its access tier (INTELLIGENT_TIERING: intelligent-tiering.ts versionTier).
+ */
 export function tierOf(storageClass: StorageClass): Tier {
   return storageClass === 'GLACIER' || storageClass === 'DEEP_ARCHIVE' ? 'cold' : 'hot'
 }

@@ -12,7 +12,8 @@ import type { ChunkStore } from '../chunk/index.ts'
 import type { CopyObjectInput, CopySource, Principal, PutObjectResult, VersionId } from './api.ts'
 import { accessBucket } from './buckets.ts'
 import { checkReadConditions, quotedEtag } from './conditions.ts'
-import { tierOf, type ObjectsContext } from './context.ts'
+import type { ObjectsContext } from './context.ts'
+import { versionTier } from './intelligent-tiering.ts'
 import { invalidArgument, noSuchKey, ObjectsError } from './errors.ts'
 import { isArchived, readAccessibleVersion, type ResolvedVersion } from './read.ts'
 import { readVersion } from './reader.ts'
@@ -38,6 +39,8 @@ export async function resolveCopySource(context: ObjectsContext, principal: Prin
   if (isArchived(resolved.record, context.clock.nowMs())) {
     throw new ObjectsError('INVALID_STATE', `The source object of the COPY action is not in the active tier (${resolved.record.storageClass}): restore it first`, { subject: 'key', hint: 'InvalidObjectState' })
   }
+  // Reading a copy source is an access for INTELLIGENT_TIERING (CopyObject, UploadPartCopy).
+  context.accessLog.record(resolved.bucket.id, source.key, resolved.record, context.clock.nowMs(), context.dataManagement.dayMs)
   return resolved
 }
 
@@ -126,7 +129,7 @@ export async function copyObject(
     const draft = { ...copyDraft(input, current, checksum), etag, data, ...(encryption === undefined ? {} : { encryption }) }
     const record = await commitVersion(context.chunkStore, tx, bucket, input.key, draft, { nowMs: context.clock.nowMs(), idSuffix })
     // The shared chunks follow the new class's tier in the background (restore-worker.ts).
-    if (tierOf(record.storageClass) !== tierOf(current.storageClass)) putDue(tx, record.lastModifiedMs, bucket.id, input.key, record, 'tier-move')
+    if (versionTier(record) !== versionTier(current)) putDue(tx, record.lastModifiedMs, bucket.id, input.key, record, 'tier-move')
     return { record, versioning: bucket.versioning }
   }, { signal: input.signal })
   return {

@@ -9,7 +9,8 @@
 //   transitionVersion  a new storage class, with a tier-move entry when the tier changes.
 import type { WriteTx } from '../meta/index.ts'
 import { bucketKey, decodeBucket, decodeVersion, newVersionIdSuffix, versionKey, type BucketRecord, type TransitionStorageClass, type VersionRecord } from '../model/index.ts'
-import { tierOf, type ObjectsContext } from './context.ts'
+import type { ObjectsContext } from './context.ts'
+import { versionTier } from './intelligent-tiering.ts'
 import { putDue } from './restore.ts'
 import { commitVersion, latestVersion, refreshCurrent, removeVersion, rewriteVersion } from './versions.ts'
 import { deleteMarkerDraft } from './write.ts'
@@ -67,10 +68,12 @@ export async function transitionVersion(context: ObjectsContext, bucket: BucketR
     if ((await sameBucket(tx, bucket)) === undefined) return false
     const record = await sameVersion(tx, bucket.id, key, expected)
     if (record === undefined || record.storageClass !== expected.storageClass || record.deleteMarker) return false
-    const { restore: _dropped, ...rest } = record
+    const { restore: _dropped, tiering: _reset, ...rest } = record
     const updated: VersionRecord = { ...rest, storageClass }
     await rewriteVersion(tx, bucket.id, key, updated)
-    if (tierOf(storageClass) !== tierOf(record.storageClass)) putDue(tx, context.clock.nowMs(), bucket.id, key, updated, 'tier-move')
+    if (versionTier(updated) !== versionTier(record)) putDue(tx, context.clock.nowMs(), bucket.id, key, updated, 'tier-move')
+    // A version that becomes INTELLIGENT_TIERING starts in Frequent Access; its first check computes the schedule.
+    if (storageClass === 'INTELLIGENT_TIERING') putDue(tx, context.clock.nowMs(), bucket.id, key, updated, 'tiering-check')
     return true
   })
 }

@@ -1,15 +1,17 @@
-// The objects layer's background work: the due queue (restores, tier moves: restore-worker.ts)
-// every restoreCheckIntervalMs, and the lifecycle pass (lifecycle-worker.ts) whenever it is due.
+// The objects layer's background work: the INTELLIGENT_TIERING access log (tiering-worker.ts) and
+// the due queue (restores, tier moves, tiering checks: restore-worker.ts) every
+// restoreCheckIntervalMs, and the lifecycle pass (lifecycle-worker.ts) whenever it is due.
 // One loop, one step at a time, so the work never competes with itself; timers are unref'd and
 // stop() waits for the step in progress.
 // Errors: operational failures go to onError (logged by main/) and the work is retried on the
 // next tick; a bug (AssertionError, TypeError, ...) goes to onBug and stops the loop.
 // Never: run after stop(); let a step's rejection go unhandled.
 import { AssertionError } from 'node:assert'
-import { isStoreError } from '../lib/index.ts'
+import { dataManagementLimits, isStoreError } from '../lib/index.ts'
 import type { ObjectsContext } from './context.ts'
 import { runLifecycleStep } from './lifecycle-worker.ts'
 import { runDueStep, type DueEntry } from './restore-worker.ts'
+import { flushAccessLog } from './tiering-worker.ts'
 
 export interface BackgroundHooks {
   onError(error: unknown, what: string): void
@@ -54,11 +56,19 @@ export class DataManagementWorker {
     }
   }
 
+  /** Stop the loop, then write out what the access log holds (a clean shutdown loses no access). */
   async stop(): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#timer)
     this.#timer = undefined
     await this.#running
+    try {
+      // Bounded: reads that keep arriving during shutdown cannot hold it up.
+      const rounds = Math.ceil(this.#context.accessLog.pendingEntries / dataManagementLimits.accessFlushEntriesPerStep)
+      for (let round = 0; round < rounds; round += 1) await flushAccessLog(this.#context)
+    } catch (error) {
+      if (!isStoreError(error, 'CLOSED')) this.#report(error, 'access log flush at shutdown')
+    }
   }
 
   #schedule(delayMs: number): void {
@@ -74,11 +84,13 @@ export class DataManagementWorker {
     this.#timer.unref()
   }
 
-  /** One due step and one lifecycle step; true when more work is waiting. */
+  /** One access-log flush, one due step and one lifecycle step; true when more work is waiting. */
   async #step(): Promise<boolean> {
+    // Accesses first, so a tiering check sees the reads made before it.
+    const flush = await flushAccessLog(this.#context)
     const due = await runDueStep(this.#context, (error: unknown, entry: DueEntry) => this.#report(error, `${entry.kind} of ${entry.key}`))
     const lifecycle = await runLifecycleStep(this.#context)
-    return due.more || lifecycle.running
+    return flush.more || due.more || lifecycle.running
   }
 
   async #runTick(): Promise<void> {

@@ -96,6 +96,8 @@ export async function getObject(context: ObjectsContext, input: GetObjectInput, 
   }
   const decrypt = await readDecryption(context, record, input.customerKey, withBody) // SSE-C key checks apply to HEAD too
   const range = servedRange(record, input.range, input.partNumber)
+  // A GET (ranged or not) is an access for INTELLIGENT_TIERING; HEAD is not (AWS).
+  if (withBody) context.accessLog.record(bucket.id, input.key, record, context.clock.nowMs(), context.dataManagement.dayMs)
   const expiration = await expirationFor(context, bucket, input.key, record, isLatest)
   return {
     version: { ...versionInfo(input.bucket, input.key, record, isLatest), ...(expiration === undefined ? {} : { expiration }) },

@@ -3,8 +3,9 @@
 //   restore-ready   move an archived version's data to the hot tier, mark the restored copy
 //                   readable and queue its expiry;
 //   restore-expire  drop the restored copy: clear the restore state, move the data back cold;
-//   tier-move       a version changed class (copy, lifecycle transition): put its data in the
-//                   tier of its class.
+//   tier-move       a version changed class (copy, lifecycle transition) or access tier (an
+//                   access to an INTELLIGENT_TIERING version): put its data in its tier;
+//   tiering-check   an INTELLIGENT_TIERING version may turn colder (tiering-worker.ts).
 // Each entry is re-checked against the version it names (by order and version id) and removed
 // once its work is done; a stale entry (version gone, another restore started) is removed
 // without work. Work that fails leaves the entry for the next step, so the queue is resumable
@@ -12,51 +13,22 @@
 // idempotent (storage-class.ts).
 // Never: mark a restored copy readable before its data was moved.
 import { dataManagementLimits, isStoreError } from '../lib/index.ts'
-import { decodeKey, type WriteTx } from '../meta/index.ts'
-import { decodeDue, decodeVersion, dueKinds, dueUntil, versionKey, type DueKind, type VersionRecord } from '../model/index.ts'
+import { decodeDue, dueUntil, type VersionRecord } from '../model/index.ts'
 import type { ObjectsContext } from './context.ts'
+import { decodeDueKey, dropEntry, loadVersion, versionInTx, type DueEntry } from './due-entries.ts'
+import { versionTier } from './intelligent-tiering.ts'
 import { daysAfter, deleteDue, putDue } from './restore.ts'
 import { isArchiveClass, moveVersionData } from './storage-class.ts'
+import { tieringCheck } from './tiering-worker.ts'
 import { rewriteVersion } from './versions.ts'
 
-export interface DueEntry {
-  readonly dueMs: number
-  readonly bucketId: number
-  readonly key: string
-  readonly order: number
-  readonly kind: DueKind
-}
+export type { DueEntry } from './due-entries.ts'
 
 export interface DueStepReport {
   done: number
   failed: number
   /** True when the step found a full page: more may be due already. */
   more: boolean
-}
-
-function decodeDueKey(encoded: Buffer): DueEntry {
-  const [, , dueMs, bucketId, key, order, kind] = decodeKey(encoded)
-  if (typeof dueMs !== 'number' || typeof bucketId !== 'number' || typeof key !== 'string' || typeof order !== 'number' || !dueKinds.includes(kind as DueKind)) {
-    throw new TypeError('a due key has the layout of dueKey()')
-  }
-  return { dueMs, bucketId, key, order, kind: kind as DueKind }
-}
-
-async function loadVersion(context: ObjectsContext, entry: DueEntry): Promise<VersionRecord | undefined> {
-  const stored = await context.meta.read((tx) => tx.get(versionKey(entry.bucketId, entry.key, entry.order)))
-  return stored === undefined ? undefined : decodeVersion(stored, `('s3','ver',${entry.bucketId},${JSON.stringify(entry.key)})`)
-}
-
-async function dropEntry(context: ObjectsContext, entry: DueEntry): Promise<void> {
-  await context.meta.transact(async (tx) => deleteDue(tx, entry.dueMs, entry.bucketId, entry.key, entry.order, entry.kind))
-}
-
-/** The version an entry names, re-read inside a transaction; undefined when it changed identity. */
-async function versionInTx(tx: WriteTx, entry: DueEntry, versionId: string): Promise<VersionRecord | undefined> {
-  const stored = await tx.get(versionKey(entry.bucketId, entry.key, entry.order))
-  if (stored === undefined) return undefined
-  const record = decodeVersion(stored, `('s3','ver',${entry.bucketId},${JSON.stringify(entry.key)})`)
-  return record.versionId === versionId ? record : undefined
 }
 
 async function restoreReady(context: ObjectsContext, entry: DueEntry, record: VersionRecord): Promise<void> {
@@ -94,7 +66,7 @@ async function restoreExpire(context: ObjectsContext, entry: DueEntry, record: V
 async function tierMove(context: ObjectsContext, entry: DueEntry, record: VersionRecord): Promise<void> {
   // An archived version with a restore pending or done keeps its data where the restore puts it.
   if (!(isArchiveClass(record.storageClass) && record.restore !== undefined)) {
-    await moveVersionData(context, record, isArchiveClass(record.storageClass) ? 'cold' : 'hot')
+    await moveVersionData(context, record, versionTier(record))
   }
   await dropEntry(context, entry)
 }
@@ -109,6 +81,8 @@ async function runEntry(context: ObjectsContext, entry: DueEntry, versionId: str
       return restoreExpire(context, entry, record)
     case 'tier-move':
       return tierMove(context, entry, record)
+    case 'tiering-check':
+      return tieringCheck(context, entry, record)
   }
 }
 

@@ -10,6 +10,7 @@ import type { ObjectsService } from './api.ts'
 import * as buckets from './buckets.ts'
 import { abortMultipartUpload, completeMultipartUpload, listParts } from './complete.ts'
 import { ByteBudget, ChunkerPool, type ObjectsContext } from './context.ts'
+import { AccessLog, type TieringCounters } from './intelligent-tiering.ts'
 import { copyObject } from './copy.ts'
 import { listMultipartUploads, listObjects, listObjectVersions } from './listings.ts'
 import { createMultipartUpload, uploadPart } from './multipart.ts'
@@ -63,8 +64,15 @@ export interface ObjectsLayer extends ObjectsService {
   startBackground(hooks: BackgroundHooks): void
   /** Run one background tick now and wait for it (tests, tools); works without startBackground. */
   runBackgroundNow(): Promise<void>
-  /** Stops the background work, then makes later calls fail CLOSED. */
+  /** INTELLIGENT_TIERING numbers for metrics: the access log and the tier changes since start. */
+  tieringStats(): TieringStats
+  /** Stops the background work (writing the access log out), then makes later calls fail CLOSED. */
   close(): Promise<void>
+}
+
+export interface TieringStats extends TieringCounters {
+  /** Logged accesses not yet written to metadata. */
+  pendingAccesses: number
 }
 
 export async function openObjects(options: ObjectsOptions): Promise<ObjectsLayer> {
@@ -82,6 +90,7 @@ export async function openObjects(options: ObjectsOptions): Promise<ObjectsLayer
     chunkers: new ChunkerPool(chunking),
     dataManagement,
     kms: new KeyManagement({ meta: options.meta, keys: dataManagement.keyDomains, clock: options.clock, random: options.random, region: defaultRegion }),
+    accessLog: new AccessLog(),
   }
   const users = new Users({ meta: options.meta, clock: options.clock, random: options.random, ...(options.rootCredentials === undefined ? {} : { root: options.rootCredentials }) })
   return new Objects(context, users)
@@ -127,6 +136,10 @@ class Objects implements ObjectsLayer {
 
   setRootCredentials(root: RootCredentials): void {
     this.users.setRootCredentials(root)
+  }
+
+  tieringStats(): TieringStats {
+    return { ...this.#context.accessLog.counters, pendingAccesses: this.#context.accessLog.pendingEntries }
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,9 @@
 // Storage classes and chunk-store tiers (docs/storage-classes.md).
 //
-// Mapping: STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING and GLACIER_IR keep their
-// chunks in the hot tier (they differ in price on AWS, not in how fast Cairn reads them);
-// GLACIER and DEEP_ARCHIVE keep them in the cold tier and must be restored before a GET.
+// Mapping: STANDARD, STANDARD_IA, ONEZONE_IA and GLACIER_IR keep their chunks in the hot tier
+// (they differ in price on AWS, not in how fast Cairn reads them); GLACIER and DEEP_ARCHIVE keep
+// them in the cold tier and must be restored before a GET; INTELLIGENT_TIERING keeps them in the
+// tier of its access tier (intelligent-tiering.ts).
 // REDUCED_REDUNDANCY is accepted by the edge and stored as STANDARD.
 //
 // Shared chunks: content-addressed chunks are stored once, so one chunk may belong to a hot and

@@ -16,6 +16,8 @@ import {
   decodeNullPointer,
   decodeSegment,
   decodeVersion,
+  dueKey,
+  encodeDue,
   encodeNullPointer,
   encodeSegment,
   encodeVersion,
@@ -176,5 +178,10 @@ export async function commitVersion(
   else tx.put(currentKey(bucket.id, key), encoded)
   if (versionId === nullVersionId) tx.put(nullPointerKey(bucket.id, key), encodeNullPointer(order))
   await addVersionRefs(chunkStore, tx, record.data)
+  // INTELLIGENT_TIERING: the first access-tier check, due at once; the worker knows the length
+  // of a day and schedules the next one (tiering-worker.ts).
+  if (record.storageClass === 'INTELLIGENT_TIERING' && !record.deleteMarker) {
+    tx.put(dueKey(options.nowMs, bucket.id, key, order, 'tiering-check'), encodeDue({ versionId }))
+  }
   return record
 }

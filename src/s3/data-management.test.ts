@@ -8,6 +8,8 @@ import {
   DeleteBucketEncryptionCommand, DeleteBucketLifecycleCommand, GetBucketEncryptionCommand, GetBucketLifecycleConfigurationCommand, GetObjectCommand,
   HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketEncryptionCommand, PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand, PutObjectCommand, RestoreObjectCommand, S3ServiceException,
+  DeleteBucketIntelligentTieringConfigurationCommand, GetBucketIntelligentTieringConfigurationCommand, ListBucketIntelligentTieringConfigurationsCommand,
+  PutBucketIntelligentTieringConfigurationCommand,
 } from '@aws-sdk/client-s3'
 import { dataTestSetup, testDayMs } from '../objects/lifecycle-testing.ts'
 import { parseLifecycleConfiguration, lifecycleXml } from './lifecycle-xml.ts'
@@ -178,4 +180,22 @@ t.test('listings report RestoreStatus when asked with x-amz-optional-object-attr
   const response = await rawRequest(s3.url, { method: 'GET', path: `/${bucket}`, query: { 'list-type': '2' }, headers: { 'x-amz-optional-object-attributes': 'Owner' }, accessKeyId: 'ROOTKEY', secretKey: 'root-secret' })
   t.equal(response.status, 400)
   t.equal(errorCode(response.body), 'InvalidArgument', 'an unknown optional attribute')
+})
+
+t.test('the Intelligent-Tiering archive configuration APIs answer 501 NotImplemented', async (t) => {
+  const setup = await dataTestSetup()
+  t.teardown(() => setup.cleanup())
+  const s3 = await startTestS3(t, { objects: setup.objects })
+  const client = s3.client({ credentials: { accessKeyId: 'ROOTKEY', secretAccessKey: 'root-secret' } })
+  t.teardown(() => client.destroy())
+  await setup.objects.createBucket(setup.root, 'tiering-config')
+  const configuration = { Id: 'archive', Status: 'Enabled' as const, Tierings: [{ AccessTier: 'ARCHIVE_ACCESS' as const, Days: 90 }] }
+  for (const [what, command] of [
+    ['Put', new PutBucketIntelligentTieringConfigurationCommand({ Bucket: 'tiering-config', Id: 'archive', IntelligentTieringConfiguration: configuration })],
+    ['Get', new GetBucketIntelligentTieringConfigurationCommand({ Bucket: 'tiering-config', Id: 'archive' })],
+    ['Delete', new DeleteBucketIntelligentTieringConfigurationCommand({ Bucket: 'tiering-config', Id: 'archive' })],
+    ['List', new ListBucketIntelligentTieringConfigurationsCommand({ Bucket: 'tiering-config' })],
+  ] as const) {
+    t.same(await failure(client.send(command as Parameters<typeof client.send>[0])), { name: 'NotImplemented', status: 501 }, what)
+  }
 })
