@@ -15,6 +15,7 @@ import { bugExitCode, shutdownHardLimitMs, startServer, type RunningServer } fro
 import { isUsageError } from './usage-error.ts'
 import { runVolumeCommand, snapshotHelp, volumeHelp } from './volume-commands.ts'
 import { runUserCommand, userHelp } from './user-commands.ts'
+import { kmsHelp, runKmsCommand } from './kms-commands.ts'
 import { fsHelp, runFsCommand } from './fs-commands.ts'
 import { cairnVersion } from './version.ts'
 
@@ -39,6 +40,7 @@ Commands:
   volume <action>              block volumes: create, list, describe, modify, delete, clone, hydrate
   snapshot <action>            volume snapshots: create, list, describe, delete, diff
   user <action>                S3 users: create NAME, list, delete NAME
+  kms <action>                 SSE-KMS keys: create-key, list-keys, describe-key, disable-key, enable-key, rotate
   fs <action>                  file systems (NFS): create, list, describe, modify, delete, lifecycle
   keys rotate                  rotate the master key of a data dir (server stopped)
   version                      print the version
@@ -57,6 +59,7 @@ function commandHelp(command: string | undefined): string {
   if (command === 'volume') return volumeHelp
   if (command === 'snapshot') return snapshotHelp
   if (command === 'user') return userHelp
+  if (command === 'kms') return kmsHelp
   if (command === 'fs') return fsHelp
   if (command !== undefined && command in clientCommands) return `Usage: cairn ${command} [options]\n\n${clientOptionsHelp}\n`
   return usage
@@ -91,6 +94,12 @@ export async function runCli(args: readonly string[], context: CliContext): Prom
           return 0
         }
         return await runUserCommand(rest, context)
+      case 'kms':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          context.stdout.write(kmsHelp)
+          return 0
+        }
+        return await runKmsCommand(rest, context)
       case 'fs':
         if (rest.includes('--help') || rest.includes('-h')) {
           context.stdout.write(fsHelp)
