@@ -25,6 +25,8 @@ function gatedIo(inner: Io) {
           return handle.path
         },
         read: (...args) => handle.read(...args),
+        readInline: (...args) => handle.readInline(...args),
+        writeInline: (...args) => handle.writeInline(...args),
         write: (...args) => handle.write(...args),
         writev: (...args) => handle.writev(...args),
         sync: async () => {

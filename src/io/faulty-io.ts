@@ -105,6 +105,19 @@ class FaultyFileHandle implements FileHandle {
     this.#io.check('read', this.path)
     return this.#inner.read(buffer, offset, length, position)
   }
+  readInline(buffer: Uint8Array, offset: number, length: number, position: number): number {
+    this.#io.check('read', this.path)
+    return this.#inner.readInline(buffer, offset, length, position)
+  }
+  writeInline(buffer: Uint8Array, offset: number, length: number, position: number): number {
+    const kind = this.#io.fault('write', this.path)
+    if (kind === 'short-write' && length > 1) return this.#inner.writeInline(buffer, offset, Math.floor(length / 2), position)
+    if (kind === 'EIO' || kind === 'ENOSPC') {
+      if (length > 1) this.#inner.writeInline(buffer, offset, Math.floor(length / 3), position)
+      throw fromSystemError(systemError(kind, `write ${this.path}`), `write ${this.path}`)
+    }
+    return this.#inner.writeInline(buffer, offset, length, position)
+  }
   async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     const kind = this.#io.fault('write', this.path)
     if (kind === 'short-write' && length > 1) return this.#inner.write(buffer, offset, Math.floor(length / 2), position)

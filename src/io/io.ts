@@ -12,6 +12,13 @@ export interface FileHandle {
   readonly path: string
   /** Read up to length bytes at position into buffer[offset..]; returns bytes read (0 at EOF). */
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>
+  /**
+   * read() on the calling thread: blocks the event loop for as long as the disk takes. Only for
+   * small reads that are likely in the page cache, through an InlineGate (inline-gate.ts).
+   */
+  readInline(buffer: Uint8Array, offset: number, length: number, position: number): number
+  /** write() on the calling thread (page-cache writes), under the same rule as readInline. */
+  writeInline(buffer: Uint8Array, offset: number, length: number, position: number): number
   /** Write buffer[offset..offset+length] at position; returns bytes written. */
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>
   /** Write several buffers back to back at position; returns bytes written. */

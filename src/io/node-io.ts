@@ -1,4 +1,5 @@
 // The real Io over node:fs/promises. Every system error becomes a StoreError with the cause kept.
+import { readSync, writeSync } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { fromSystemError } from '../lib/index.ts'
 import type { DirEntry, FileHandle, Io, OpenFlags } from './io.ts'
@@ -15,6 +16,20 @@ class NodeFileHandle implements FileHandle {
       return (await this.#handle.read(buffer, offset, length, position)).bytesRead
     } catch (error) {
       throw fromSystemError(error, `read ${this.path}`)
+    }
+  }
+  readInline(buffer: Uint8Array, offset: number, length: number, position: number): number {
+    try {
+      return readSync(this.#handle.fd, buffer, offset, length, position)
+    } catch (error) {
+      throw fromSystemError(error, `read ${this.path}`)
+    }
+  }
+  writeInline(buffer: Uint8Array, offset: number, length: number, position: number): number {
+    try {
+      return writeSync(this.#handle.fd, buffer, offset, length, position)
+    } catch (error) {
+      throw fromSystemError(error, `write ${this.path}`)
     }
   }
   async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {

@@ -15,12 +15,18 @@
 import { execFile } from 'node:child_process'
 import { dirname } from 'node:path'
 import { xtsDecryptSector, xtsEncryptSector } from '../crypto/index.ts'
-import { writeAll, type FileHandle, type Io } from '../io/index.ts'
-import { assert, volumeLimits } from '../lib/index.ts'
+import { InlineGate, writeAll, type FileHandle, type Io } from '../io/index.ts'
+import { assert, StoreError, volumeLimits } from '../lib/index.ts'
 
 const sectorBytes = volumeLimits.sectorBytes
 const zeroSector = Buffer.alloc(sectorBytes)
 const zeroExtent = Buffer.alloc(volumeLimits.extentBytes)
+
+/**
+ * Small head reads and writes run on the event loop while the page cache serves them fast
+ * (src/io/inline-gate.ts): one gate for all heads, since they share the page cache and the disk.
+ */
+export const headInlineGate = new InlineGate()
 
 /** Punch a hole (free the blocks, keep the size); false when the filesystem or tool cannot. */
 export type HolePuncher = (path: string, offsetBytes: number, lengthBytes: number) => Promise<boolean>
@@ -91,7 +97,12 @@ export class HeadFile {
   async write(offsetBytes: number, data: Buffer): Promise<void> {
     this.#checkAligned(offsetBytes, data.length)
     const bytes = this.#xtsKey === undefined ? data : this.#encrypt(data, offsetBytes / sectorBytes)
-    await writeAll(this.#handle, bytes, offsetBytes)
+    let done = 0
+    while (done < bytes.length) {
+      const written = await headInlineGate.write(this.#handle, bytes, done, bytes.length - done, offsetBytes + done)
+      if (written <= 0) throw new StoreError('IO_ERROR', `write ${this.path}: wrote nothing`)
+      done += written
+    }
   }
 
   /** Write zero bytes over the range (reads back as zeroes, encrypted or not). */
@@ -109,7 +120,7 @@ export class HeadFile {
     this.#checkAligned(offsetBytes, target.length)
     let done = 0
     while (done < target.length) {
-      const read = await this.#handle.read(target, done, target.length - done, offsetBytes + done)
+      const read = await headInlineGate.read(this.#handle, target, done, target.length - done, offsetBytes + done)
       if (read === 0) break
       done += read
     }
