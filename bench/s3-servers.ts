@@ -53,16 +53,18 @@ export const cairnCredentials: Credentials = { accessKey: 'CAIRNBENCHACCESSKEY1'
 /** The recipe's main user (ceph-mini.sh creates it). */
 export const rgwCredentials: Credentials = { accessKey: '0555b35654ad1656d804', secretKey: 'h7GhxuBLTrlhVUyxSPUKUV8r/2EI4ngqJxD7iBdBYLhwluN30JaT3Q==' }
 
-export async function startCairn(root: string): Promise<Target> {
+/** Cairn on a data dir under root; `checkout`: the server of another checkout (s3-small's --baseline). */
+export async function startCairn(root: string, env: Record<string, string> = {}, checkout?: string): Promise<Target> {
   const cleanups: Array<() => unknown> = []
-  const dataDir = join(root, 'cairn')
+  const dataDir = join(root, checkout === undefined ? 'cairn' : 'cairn-baseline')
   const server = await startCairnServer(
     { teardown: (fn) => cleanups.push(fn) },
     {
       dataDir,
       args: ['--maintenance-interval-seconds', '0', '--scrub-interval-seconds', '0'],
-      env: { CAIRN_ROOT_ACCESS_KEY: cairnCredentials.accessKey, CAIRN_ROOT_SECRET_KEY: cairnCredentials.secretKey },
+      env: { ...env, CAIRN_ROOT_ACCESS_KEY: cairnCredentials.accessKey, CAIRN_ROOT_SECRET_KEY: cairnCredentials.secretKey },
       startTimeoutMs: 60_000,
+      ...(checkout === undefined ? {} : { checkout }),
     },
   ).catch(async (error: unknown) => {
     for (const cleanup of cleanups) await cleanup()

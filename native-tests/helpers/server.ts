@@ -46,6 +46,8 @@ export interface StartOptions {
   args?: string[]
   env?: Record<string, string>
   startTimeoutMs?: number
+  /** Run the server of another checkout (benchmarks comparing two versions); default this one. */
+  checkout?: string
 }
 
 const zeroPortFlags = ['--admin-address', '127.0.0.1:0', '--s3-address', '127.0.0.1:0', '--s3-tls-address', '127.0.0.1:0', '--nbd-address', '127.0.0.1:0', '--nfs-address', '127.0.0.1:0']
@@ -69,8 +71,9 @@ export function tempDir(t: Teardown, prefix = 'cairn-test-'): string {
 /** Spawn the server without waiting for it: for tests of start failures. */
 export function spawnCairn(t: Teardown, options: StartOptions = {}): CairnServer {
   const dataDir = options.dataDir ?? join(tempDir(t), 'data')
-  const child = spawn(process.execPath, [cliPath, 'server', '--data-dir', dataDir, ...zeroPortFlags, ...(options.args ?? [])], {
-    cwd: repoRoot,
+  const root = options.checkout ?? repoRoot
+  const child = spawn(process.execPath, [join(root, 'src', 'main', 'cli.ts'), 'server', '--data-dir', dataDir, ...zeroPortFlags, ...(options.args ?? [])], {
+    cwd: root,
     env: childEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
