@@ -29,10 +29,15 @@ function isLockedError(error: unknown): boolean {
 
 function viewOf(db: Database, snapshot: Snapshot | undefined): CommittedView {
   const options = snapshot === undefined ? {} : { snapshot }
+  // Point reads are synchronous (classic-level's getSync): metadata is small and hot, so a read
+  // is a memtable or block-cache hit served in microseconds, where an async get costs a round
+  // trip through the libuv pool (measured: twice the 4 KiB PUT rate; docs/benchmarks.md). A
+  // read that misses the OS page cache blocks the event loop for one disk read.
+  // classic-level answers undefined for missing keys; its `level` typings predate that.
+  const get = (key: Buffer): Buffer | undefined => (snapshot === undefined ? db.getSync(key) : db.getSync(key, options)) as Buffer | undefined
   return {
-    // classic-level resolves missing keys to undefined; its `level` typings predate that.
-    get: async (key) => (await db.get(key, options)) as Buffer | undefined,
-    getMany: async (keys) => (await db.getMany(keys, options)) as Array<Buffer | undefined>,
+    get: async (key) => get(key),
+    getMany: async (keys) => keys.map(get),
     scan: async (range: KeyRange): Promise<Entry[]> => {
       const iterator = db.iterator({ ...definedBounds(range), limit: range.limit, reverse: range.reverse === true, ...options })
       try {

@@ -117,7 +117,7 @@ export class OverlayTx implements WriteTx {
 }
 
 /** Merge committed entries and pending writes (both in scan direction); pending wins ties. */
-function mergePage(committed: Entry[], pending: PendingWrite[], direction: 1 | -1, limit: number): Entry[] {
+export function mergePage(committed: Entry[], pending: PendingWrite[], direction: 1 | -1, limit: number): Entry[] {
   const page: Entry[] = []
   let committedAt = 0
   let pendingAt = 0
