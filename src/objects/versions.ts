@@ -143,6 +143,24 @@ export function checkWriteConditions(current: VersionRecord | undefined, conditi
   }
 }
 
+/**
+ * The newest version of key, for a write. A never-versioned bucket holds at most one version per
+ * key, its null version, and no delete markers (a delete removes the version), so there the
+ * current entry is the newest version: two point reads instead of a scan (a scan is an iterator
+ * round trip through the libuv pool, the only asynchronous read left in a PUT's transaction).
+ * If cur and the null pointer ever disagree, the scan decides.
+ */
+async function latestForWrite(tx: ReadTx, bucket: BucketRecord, key: string): Promise<VersionRecord | undefined> {
+  if (bucket.versioning !== 'Unversioned') return latestVersion(tx, bucket.id, key)
+  const [current, pointer] = await tx.getMany([currentKey(bucket.id, key), nullPointerKey(bucket.id, key)])
+  if (current === undefined && pointer === undefined) return undefined
+  if (current !== undefined && pointer !== undefined) {
+    const record = decodeVersion(current, `('s3','cur',${bucket.id},${JSON.stringify(key)})`)
+    if (record.versionId === nullVersionId && record.order === decodeNullPointer(pointer, `('s3','null',${bucket.id},${JSON.stringify(key)})`)) return record
+  }
+  return latestVersion(tx, bucket.id, key)
+}
+
 export type VersionDraft = Omit<VersionRecord, 'order' | 'versionId' | 'lastModifiedMs'>
 
 /**
@@ -161,14 +179,14 @@ export async function commitVersion(
   draft: VersionDraft,
   options: { nowMs: number; idSuffix: string; conditions?: WriteConditions },
 ): Promise<VersionRecord> {
-  const latest = await latestVersion(tx, bucket.id, key)
+  const latest = await latestForWrite(tx, bucket, key)
   if (options.conditions !== undefined) {
     checkWriteConditions(latest?.deleteMarker === false ? latest : undefined, options.conditions, bucket.name, key)
   }
   const order = nextOrder(options.nowMs, latest?.order)
   const versionId = bucket.versioning === 'Enabled' ? versionIdFor(order, options.idSuffix) : nullVersionId
   if (versionId === nullVersionId) {
-    const replaced = await versionById(tx, bucket.id, key, nullVersionId)
+    const replaced = latest?.versionId === nullVersionId ? latest : await versionById(tx, bucket.id, key, nullVersionId)
     if (replaced !== undefined) await removeVersion(chunkStore, tx, bucket.id, key, replaced)
   }
   const record: VersionRecord = { ...draft, order, versionId, lastModifiedMs: options.nowMs }
