@@ -5,7 +5,8 @@
 // KMS.NotFoundException, disabled key 400 KMS.DisabledException (GET, range, copy source, PUT;
 // HEAD still answers), enabled again, rotated (old and new objects read). Then the aws CLI (v1
 // on PATH and v2 at /usr/bin/aws, each skipped when absent): `aws s3 cp --sse aws:kms
-// --sse-kms-key-id` up (single and multipart) and down. Last, every file under the data dir is
+// --sse-kms-key-id` up (single and multipart) and down, and the same with --sse-c; s3cmd put/get
+// --server-side-encryption-kms-id without ETag complaints. Last, every file under the data dir is
 // searched for a marker written into each object: it must not appear.
 import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -19,7 +20,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { runCli, tempDir } from './helpers/server.ts'
-import { accessKey, check, run, secretKey, startS3, type S3Server } from './fixtures/s3-common.ts'
+import { accessKey, check, haveTool, run, secretKey, startS3, type S3Server } from './fixtures/s3-common.ts'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 const md5Etag = (bytes: Uint8Array): string => `"${createHash('md5').update(bytes).digest('hex')}"`
@@ -185,12 +186,47 @@ t.test('SSE-KMS with customer managed keys: cairn kms, the AWS SDK and the aws C
         await aws_('s3', 'cp', '--only-show-errors', `s3://kms-vault/cli-${label}/${name}`, back)
         t.equal(sha256(readFileSync(back)), sha256(readFileSync(join(home, name))), `${name} downloads intact`)
       }
+      // SSE-C through the same CLI: its ETags are not the MD5 either, and the CLI does not mind.
+      const customerKeyPath = join(home, 'sse-c.key')
+      writeFileSync(customerKeyPath, randomBytes(32))
+      const sseC = ['--sse-c', 'AES256', '--sse-c-key', `fileb://${customerKeyPath}`]
+      for (const name of ['small.bin', 'large.bin']) {
+        await aws_('s3', 'cp', '--only-show-errors', join(home, name), `s3://kms-vault/cli-${label}/c-${name}`, ...sseC)
+        const back = join(home, `back-c-${name}`)
+        await aws_('s3', 'cp', '--only-show-errors', `s3://kms-vault/cli-${label}/c-${name}`, back, ...sseC)
+        t.equal(sha256(readFileSync(back)), sha256(readFileSync(join(home, name))), `SSE-C ${name} round trip`)
+      }
       const refused = await run(aws, ['--endpoint-url', s3.httpsUrl, '--ca-bundle', s3.caPath, 's3', 'cp', small, 's3://kms-vault/x', '--sse', 'aws:kms', '--sse-kms-key-id', 'alias/missing'], { env, timeoutMs: 120_000 })
       t.not(refused.code, 0)
       t.match(refused.stderr, /KMS\.NotFoundException/)
     })
   }
 
+  await t.test('s3cmd put --server-side-encryption-kms-id', { skip: haveTool('s3cmd') ? false : 's3cmd is not installed (apt-get install s3cmd)' }, async (t) => {
+    const home = tempDir(t, 'cairn-s3cmd-kms-')
+    const hostPort = new URL(s3.httpsUrl).host
+    const configPath = join(home, 's3cfg')
+    writeFileSync(configPath, [
+      '[default]', `access_key = ${accessKey}`, `secret_key = ${secretKey}`, `host_base = ${hostPort}`, `host_bucket = ${hostPort}`,
+      'bucket_location = us-east-1', 'use_https = True', `ca_certs_file = ${s3.caPath}`, 'check_ssl_certificate = True', 'signature_v2 = False',
+      'multipart_chunk_size_mb = 5', 'progress_meter = False', '',
+    ].join('\n'))
+    const s3cmd = async (...args: string[]) => check(await run('s3cmd', ['-c', configPath, ...args], { env: { HOME: home }, timeoutMs: 120_000 }), `s3cmd ${args.join(' ')}`)
+    for (const [name, sizeBytes] of [['small.bin', 200_000], ['large.bin', 11 * 1024 * 1024]] as const) {
+      const path = join(home, name)
+      writeFileSync(path, marked(sizeBytes, marker))
+      const put = await s3cmd('put', `--server-side-encryption-kms-id=${key.keyId}`, path, `s3://kms-vault/s3cmd/${name}`)
+      t.notMatch(put.stderr, /MD5/i, `${name}: s3cmd does not complain about the ETag`)
+      const back = join(home, `back-${name}`)
+      const get = await s3cmd('get', `s3://kms-vault/s3cmd/${name}`, back)
+      t.notMatch(get.stderr, /MD5/i, `${name}: nor on the way back`)
+      t.equal(sha256(readFileSync(back)), sha256(readFileSync(path)), `${name} round trip`)
+    }
+    const info = (await s3cmd('info', 's3://kms-vault/s3cmd/small.bin')).stdout
+    t.match(info, new RegExp(`SSE:\\s+aws:kms`))
+  })
+
   await s3.server.stop()
   t.same(filesContaining(dataDir, marker), [], 'no file under the data dir holds plaintext of an object under a customer key')
+  t.not(filesContaining(dataDir, Buffer.from(key.keyId)).length, 0, 'the search does find what is stored in plain (the key id)')
 })
