@@ -156,6 +156,38 @@ t.test('concurrent put and GC never lose a chunk the caller then references', as
   t.equal(store.stats().liveBytes > 0, true)
 })
 
+t.test('a held chunk outlives the grace period until its hold is released (a slow writer)', async (t) => {
+  const { setup, store, refs, clock } = await setupStore(t)
+  const hold = store.hold()
+  const early = (await store.put(random.bytes(2000), { hold })).id
+  clock.advance(graceMs * 5) // the body keeps arriving for five grace periods
+  const late = (await store.put(random.bytes(3000), { hold })).id
+  t.same(await store.collectGarbage(), { collectedChunks: 0, collectedBytes: 0 }, 'held chunks are not collected')
+  clock.advance(graceMs * 5)
+  t.same(await store.collectGarbage(), { collectedChunks: 0, collectedBytes: 0 })
+  await setup.meta.transact((tx) => store.addRefs(tx, [early, late]))
+  hold.release()
+  t.equal(await refs(early), 1, 'the commit found both chunks')
+  const abandoned = store.hold()
+  const orphan = (await store.put(random.bytes(1000), { hold: abandoned })).id
+  clock.advance(graceMs)
+  t.same(await store.collectGarbage(), { collectedChunks: 0, collectedBytes: 0 })
+  abandoned.release()
+  abandoned.release() // idempotent
+  clock.advance(graceMs)
+  t.same(await store.collectGarbage(), { collectedChunks: 1, collectedBytes: 1000 }, 'a released hold leaves an ordinary zero-ref chunk')
+  await t.rejects(store.get(orphan), { code: 'NOT_FOUND' })
+})
+
+t.test('with a zero grace period a page of held chunks ends the GC run', async (t) => {
+  const { store } = await setupStore(t, { gcGraceMs: 0 })
+  const hold = store.hold()
+  for (let index = 0; index < limits.gcBatchChunksMax + 3; index += 1) await store.put(random.bytes(64), { hold })
+  t.same(await store.collectGarbage(), { collectedChunks: 0, collectedBytes: 0 })
+  hold.release()
+  t.equal((await store.collectGarbage()).collectedChunks, limits.gcBatchChunksMax + 3)
+})
+
 t.test('GC works through the queue in bounded batches', async (t) => {
   const { store, clock, queued } = await setupStore(t)
   const count = limits.gcBatchChunksMax + 100

@@ -6,12 +6,13 @@
 // entry wins) and that time is older than the grace period; the location, refcount record and
 // entry go, and the pack loses the frame's live bytes. Stale entries are deleted. Pack files are
 // not touched here: compaction reclaims the space.
-// Never: collect a chunk with references, or one whose grace period was restarted.
+// A chunk a writer holds (hold.ts) is not collected: its grace period restarts instead.
+// Never: collect a chunk with references, one whose grace period was restarted, or a held one.
 import { chunkIdFrom, limits, throwIfAborted, type ChunkId } from '../lib/index.ts'
 import { decodeKey, type Entry, type WriteTx } from '../meta/index.ts'
 import { decodeLocation, gcDueRange, locationKey } from './location.ts'
 import { PackDeltas } from './pack-catalog.ts'
-import { decodeRef, refKey } from './refs.ts'
+import { armGc, decodeRef, refKey } from './refs.ts'
 import type { StoreContext } from './store-context.ts'
 
 export interface GcReport {
@@ -31,9 +32,11 @@ export async function collectGarbage(context: StoreContext, options: { signal?: 
     const batch = await context.meta.transact(async (tx) => {
       deltas = new PackDeltas()
       const page = await tx.scan({ ...gcDueRange(dueBeforeMs), limit: limits.gcBatchChunksMax })
-      const collected = await collectPage(tx, page, deltas)
+      const collected = await collectPage(context, tx, page, deltas)
       await deltas.write(tx)
-      return { ...collected, more: page.length === limits.gcBatchChunksMax }
+      // A page of nothing but held chunks ends the run: with a zero grace period their re-armed
+      // entries would be due again at once.
+      return { ...collected, more: page.length === limits.gcBatchChunksMax && collected.rearmed < page.length }
     })
     context.catalog.applyToMirror(deltas)
     report.collectedChunks += batch.chunks
@@ -52,18 +55,24 @@ function parseEntry(entry: Entry): { zeroSinceMs: number; id: ChunkId } {
   return { zeroSinceMs, id: chunkIdFrom(id) }
 }
 
-async function collectPage(tx: WriteTx, page: readonly Entry[], deltas: PackDeltas): Promise<{ chunks: number; bytes: number }> {
+async function collectPage(context: StoreContext, tx: WriteTx, page: readonly Entry[], deltas: PackDeltas): Promise<{ chunks: number; bytes: number; rearmed: number }> {
   const entries = page.map(parseEntry)
   const refs = await tx.getMany(entries.map(({ id }) => refKey(id)))
   const locations = await tx.getMany(entries.map(({ id }) => locationKey(id)))
   let chunks = 0
   let bytes = 0
+  let rearmed = 0
   entries.forEach(({ zeroSinceMs, id }, at) => {
     tx.delete((page[at] as Entry).key)
     const stored = refs[at]
     const ref = stored === undefined ? undefined : decodeRef(stored, id)
     // A stale entry: re-referenced, or its grace period restarted with a newer entry.
     if (ref === undefined || ref.count !== 0 || ref.zeroSinceMs !== zeroSinceMs) return
+    if (context.held.has(id)) {
+      armGc(tx, id, ref, context.clock.nowMs())
+      rearmed += 1
+      return
+    }
     tx.delete(refKey(id))
     const storedLocation = locations[at]
     if (storedLocation === undefined) return
@@ -73,5 +82,5 @@ async function collectPage(tx: WriteTx, page: readonly Entry[], deltas: PackDelt
     chunks += 1
     bytes += location.storedBytes
   })
-  return { chunks, bytes }
+  return { chunks, bytes, rearmed }
 }

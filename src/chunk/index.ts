@@ -10,6 +10,7 @@ export {
 export type { ChunkKeySource, Logger } from './store-context.ts'
 export type { CompactReport, MoveReport } from './compact.ts'
 export type { GcReport } from './gc.ts'
+export type { ChunkHold } from './hold.ts'
 export type { RebuildReport, RecoveredPack, RecoveryReport } from './recovery.ts'
 export type { ScrubCorruption, ScrubOptions, ScrubProgress, ScrubReport } from './scrub.ts'
 export { tiers, type Tier } from './location.ts'

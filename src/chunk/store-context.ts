@@ -5,6 +5,7 @@
 // it re-reads the location once when a pack vanished under it (compaction deleted the pack
 // between the location lookup and the open), so readers never see a spurious NOT_FOUND.
 // Never: hold a pack handle past one read (the handle cache owns them).
+import type { HeldChunks } from './hold.ts'
 import type { DomainKeys } from '../crypto/index.ts'
 import type { Io } from '../io/index.ts'
 import { chunkIdHex, isStoreError, StoreError, type ChunkId, type Clock, type KeyDomainId, type Random } from '../lib/index.ts'
@@ -70,6 +71,8 @@ export interface StoreContext {
   log: Logger
   gcGraceMs: number
   compression: boolean
+  /** Chunks writers hold until they reference them (hold.ts); GC skips them. */
+  held: HeldChunks
 }
 
 export async function readLocation(context: StoreContext, id: ChunkId): Promise<Location | undefined> {

@@ -4,7 +4,8 @@
 // - put() resolves only when the chunk is durable: its frame fsynced and its location committed
 //   (or it already was). A new chunk starts with refcount 0 and a GC entry; callers reference it
 //   with addRefs() in the transaction of the record that uses it, within half the GC grace
-//   period of put() resolving (after that, addRefs may find it collected: CHUNK_MISSING).
+//   period of put() resolving (after that, addRefs may find it collected: CHUNK_MISSING), or
+//   hold it (put with a ChunkHold, hold.ts) until they do.
 // - get() returns only bytes that re-hash to the id (CHUNK_CORRUPT otherwise, NOT_FOUND when
 //   the chunk has no location).
 // - Refcounts move in the caller's transaction (addRefs/dropRefs/refCount).
@@ -33,6 +34,7 @@ import {
 import type { MetaStore, ReadTx, WriteTx } from '../meta/index.ts'
 import { compactPacks, moveChunksToTier, type CompactReport, type MoveReport } from './compact.ts'
 import { collectGarbage, type GcReport } from './gc.ts'
+import { ChunkHold, HeldChunks } from './hold.ts'
 import { createChunkHasher, defaultHashAlgorithm, hashAlgorithmCodes, hashAlgorithmFromCode, type HashAlgorithm } from './hash.ts'
 import { decodeFormat, decodeLocation, encodeFormat, formatKey, locationKey, tiers, type Location, type Tier } from './location.ts'
 import { PackCatalog } from './pack-catalog.ts'
@@ -65,6 +67,8 @@ export interface PutOptions {
   domain?: KeyDomainId
   tier?: Tier
   signal?: AbortSignal
+  /** Keep the chunk from GC until the hold is released (a writer slower than gcGraceMs/2). */
+  hold?: ChunkHold
 }
 
 export interface PutResult {
@@ -129,7 +133,16 @@ export class ChunkStore {
   }
 
   put(plain: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
-    return this.#operation(() => this.#put(plain, options))
+    return this.#operation(async () => {
+      const result = await this.#put(plain, options)
+      options.hold?.add(result.id)
+      return result
+    })
+  }
+
+  /** A hold for the chunks of one write: pass it to put(), release it after the commit. */
+  hold(): ChunkHold {
+    return new ChunkHold(this.#context.held)
   }
 
   async #put(plain: Uint8Array, options: PutOptions): Promise<PutResult> {
@@ -430,5 +443,6 @@ async function openContext(options: ChunkStoreOptions, mode: 'open' | 'rebuild')
     log,
     gcGraceMs,
     compression: options.compression ?? true,
+    held: new HeldChunks(),
   }
 }

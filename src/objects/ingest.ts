@@ -6,11 +6,11 @@
 // bodies. Memory per body: one chunker carry buffer plus the chunks in flight. A body of at most
 // limits.inlineMaxBytes is returned inline and never touches the chunk store.
 // Resolves when every chunk is durable (put() resolved); the caller then references them in its
-// commit transaction (within gcGraceMs/2). On any failure (abort, body error, size) it waits for
+// commit transaction (within gcGraceMs/2, or any time later with options.hold). On any failure (abort, body error, size) it waits for
 // the puts already started to settle and rethrows; their chunks are unreferenced and GC collects
 // them after the grace period.
 // Never: buffer a whole body; leave a put running after it returns or throws.
-import { chunkStream, type Tier } from '../chunk/index.ts'
+import { chunkStream, type ChunkHold, type PutOptions, type Tier } from '../chunk/index.ts'
 import { limits, objectLimits, plainDomain, throwIfAborted, type ChunkId, type KeyDomainId } from '../lib/index.ts'
 import type { ChunkReference } from '../model/index.ts'
 import type { S3ErrorHint } from './api.ts'
@@ -29,6 +29,8 @@ export interface IngestOptions {
   tooLargeHint: S3ErrorHint
   /** Return bodies of at most limits.inlineMaxBytes inline (default true; parts pass false). */
   inline?: boolean
+  /** Holds the chunks from GC until the caller committed them (however slow the body is). */
+  hold?: ChunkHold
 }
 
 export interface Ingested {
@@ -75,11 +77,15 @@ async function ingestSmall(context: ObjectsContext, body: AsyncIterable<Uint8Arr
   if (sizeBytes <= limits.inlineMaxBytes && options.inline !== false) return { sizeBytes, inline: buffer, chunks: [] }
   await context.budget.acquire(sizeBytes, options.signal)
   try {
-    const put = await context.chunkStore.put(buffer, { tier: options.tier, domain: options.domain ?? plainDomain, signal: options.signal })
+    const put = await context.chunkStore.put(buffer, putOptions(options))
     return { sizeBytes, chunks: [{ id: put.id, sizeBytes }] }
   } finally {
     context.budget.release(sizeBytes)
   }
+}
+
+function putOptions(options: IngestOptions): PutOptions {
+  return { tier: options.tier, domain: options.domain ?? plainDomain, signal: options.signal, ...(options.hold === undefined ? {} : { hold: options.hold }) }
 }
 
 interface InFlight {
@@ -97,7 +103,7 @@ async function ingestChunked(context: ObjectsContext, body: AsyncIterable<Uint8A
   const start = async (chunk: Buffer): Promise<void> => {
     while (window.length >= objectLimits.ingestChunksInFlightMax) await settleOldest(window, chunks)
     await budget.acquire(chunk.length, options.signal)
-    const put = chunkStore.put(chunk, { tier: options.tier, domain: options.domain ?? plainDomain, signal: options.signal }).then(
+    const put = chunkStore.put(chunk, putOptions(options)).then(
       (result) => result.id,
     ).finally(() => budget.release(chunk.length))
     // Awaited in order by settleOldest (or allSettled below): marking it handled keeps a

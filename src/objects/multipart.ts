@@ -154,10 +154,13 @@ export interface UploadPartInput extends PartTarget {
 export async function uploadPart(context: ObjectsContext, input: UploadPartInput): Promise<PartInfo> {
   const upload = await uploadForPart(context, input)
   const encryption = await partWriteEncryption(context, upload.encryption, input.customerKey)
+  // Held until the part committed: a slow body must not find its first chunks collected.
+  using hold = context.chunkStore.hold()
   const ingested = await ingest(context, encryption.wrap(input.body, input.partNumber), {
     tier: tierOf(upload.storageClass),
     domain: encryption.domain,
     signal: input.signal,
+    hold,
     ...(input.sizeBytes === undefined ? {} : { sizeBytes: input.sizeBytes }),
     sizeBytesMax: objectLimits.partBytesMax,
     tooLargeHint: 'EntityTooLarge',

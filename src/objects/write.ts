@@ -74,11 +74,14 @@ export async function putObject(context: ObjectsContext, input: PutObjectInput):
     checkWriteConditions(await currentVersion(tx, bucket.id, input.key), conditions, bucket.name, input.key)
   })
   const encryption = await resolveWriteEncryption(context, input.principal, input.bucket, input.encryption)
+  // Held until the version committed: a slow body must not find its first chunks collected.
+  using hold = context.chunkStore.hold()
   const ingested = await ingest(context, encryption.wrap(input.body, 0), {
     tier: tierOf(storageClass),
     domain: encryption.domain,
     inline: encryption.inline,
     signal: input.signal,
+    hold,
     ...(input.sizeBytes === undefined ? {} : { sizeBytes: input.sizeBytes }),
     sizeBytesMax: objectLimits.putObjectBytesMax,
     tooLargeHint: 'EntityTooLarge',
