@@ -23,6 +23,8 @@ import { attr, compoundProcedure, nfsProgram, nfsVersion4, op, status } from '..
 
 /** Requests of up to this size must fit the session (a 1 MiB WRITE plus its compound). */
 const requestMaxBytes = (1 << 20) + 16 * 1024
+/** A session with nothing sent for this long sends a SEQUENCE to renew its lease (leases: 60 s on both servers). */
+const heartbeatMs = 10_000
 /** Replies are bounded by the server's READ / READDIR sizes; records larger than this are a protocol error here. */
 const recordMaxBytes = 4 << 20
 
@@ -131,6 +133,8 @@ export class NfsSession {
   readonly #waiting: Array<(slot: number) => void> = []
   /** COMPOUNDs sent (each is one RPC round trip). */
   compounds = 0
+  #lastSentMs = Date.now()
+  #heartbeat: ReturnType<typeof setInterval> | undefined
 
   private constructor(connection: RpcConnection, clientId: bigint, sessionId: Buffer, limits: SessionLimits) {
     this.#connection = connection
@@ -154,11 +158,25 @@ export class NfsSession {
       }
       const session = new NfsSession(connection, exchanged.clientId, created.sessionId, created.limits)
       await session.compound([ops.reclaimComplete()], 'RECLAIM_COMPLETE')
+      session.#keepAlive()
       return session
     } catch (error) {
       await connection.close()
       throw error
     }
+  }
+
+  /**
+   * While the other server runs a line, this session is idle for minutes: renew its lease with a
+   * SEQUENCE-only compound whenever nothing was sent for heartbeatMs (as the Linux client does),
+   * or the server expires the client (NFS4ERR_BADSESSION on the next line).
+   */
+  #keepAlive(): void {
+    this.#heartbeat = setInterval(() => {
+      if (Date.now() - this.#lastSentMs < heartbeatMs) return
+      this.compound([], 'SEQUENCE (lease renewal)').catch(() => undefined) // a real failure shows on the next line
+    }, heartbeatMs / 2)
+    this.#heartbeat.unref()
   }
 
   async #takeSlot(): Promise<number> {
@@ -179,6 +197,7 @@ export class NfsSession {
     try {
       const sequenceId = (this.#sequenceIds[slot] as number) + 1
       const list = [sequence(this.#sessionId, sequenceId, slot, this.limits.slots - 1), ...specs]
+      this.#lastSentMs = Date.now()
       const results = await this.#connection.compound(encodeCompound(list))
       this.compounds += 1
       const reply = decodeCompound(results, list)
@@ -196,6 +215,7 @@ export class NfsSession {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#heartbeat)
     try {
       await sessionless(this.#connection, [ops.destroySession(this.#sessionId)], 'DESTROY_SESSION').catch(() => undefined)
       await sessionless(this.#connection, [ops.destroyClientId(this.clientId)], 'DESTROY_CLIENTID').catch(() => undefined)
