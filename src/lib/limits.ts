@@ -401,6 +401,21 @@ export const dataManagementLimits = {
   accessFlushEntriesPerStep: 64,
   /** Accesses to a Frequent Access version closer than dayMs / this to the recorded one are not logged. */
   accessResolutionPerDay: 24,
+  /** Intelligent-Tiering archive configurations per bucket (AWS: 1,000). */
+  tieringConfigurationsMax: 1000,
+  /** A configuration Id is at most this many characters. */
+  tieringConfigIdCharsMax: 64,
+  /** Archive Access needs at least this many days without access, Deep Archive Access this many; both at most 730 (AWS). */
+  archiveAccessDaysMin: 90,
+  deepArchiveAccessDaysMin: 180,
+  archiveTierDaysMax: 730,
+  /** Configurations one ListBucketIntelligentTieringConfigurations page returns (AWS: 100). */
+  tieringConfigsPerPage: 100,
+  /**
+   * A version in Archive Instant Access (or Archive Access) with no colder archive tier
+   * configured is looked at again this many days later, so a configuration put later applies.
+   */
+  archiveRecheckDays: 7,
 } as const
 
 assert(dataManagementLimits.lifecycleKeysPerStep <= limits.metaScanPageMax, 'a lifecycle step is one scan page')
@@ -408,6 +423,8 @@ assert(dataManagementLimits.lifecycleVersionsPerScan <= limits.metaScanPageMax, 
 assert(dataManagementLimits.lifecycleUploadsPerStep <= limits.metaScanPageMax, 'an upload sweep is one page')
 assert(dataManagementLimits.restoreDueEntriesPerStep <= limits.metaScanPageMax, 'a due step is one page')
 assert(dataManagementLimits.kmsKeysMax <= limits.metaScanPageMax, 'list-keys is one scan page')
+assert(dataManagementLimits.tieringConfigurationsMax <= limits.metaScanPageMax, 'a bucket\'s tiering configurations are one scan page')
+assert(dataManagementLimits.archiveAccessDaysMin >= dataManagementLimits.archiveInstantAccessTierDays, 'archive tiers come after Archive Instant Access')
 assert(dataManagementLimits.accessFlushEntriesPerStep <= dataManagementLimits.accessLogEntriesMax, 'a flush takes at most the whole log')
 assert(dataManagementLimits.infrequentAccessTierDays < dataManagementLimits.archiveInstantAccessTierDays, 'access tiers get colder with idle time')
 assert(dataManagementLimits.intelligentTieringObjectBytesMin > limits.inlineMaxBytes, 'inline objects are never access-tiered')

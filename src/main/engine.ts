@@ -276,9 +276,11 @@ class CairnEngine implements Engine {
       { name: 'cairn_s3_tiering_pending_accesses', help: 'INTELLIGENT_TIERING reads logged in memory, not yet written to metadata', pick: (s) => s.pendingAccesses },
       { name: 'cairn_s3_tiering_flushed_accesses', help: 'INTELLIGENT_TIERING reads written to metadata since start', pick: (s) => s.flushedAccesses },
       { name: 'cairn_s3_tiering_dropped_accesses', help: 'INTELLIGENT_TIERING reads dropped because the access log was full, since start', pick: (s) => s.droppedAccesses },
-      { name: 'cairn_s3_tiering_to_infrequent', help: 'INTELLIGENT_TIERING versions moved to Infrequent Access (cold tier) since start', pick: (s) => s.toInfrequent },
-      { name: 'cairn_s3_tiering_to_archive_instant', help: 'INTELLIGENT_TIERING versions moved to Archive Instant Access (cold tier) since start', pick: (s) => s.toArchiveInstant },
-      { name: 'cairn_s3_tiering_to_frequent', help: 'INTELLIGENT_TIERING versions brought back to Frequent Access (hot tier) by a read since start', pick: (s) => s.toFrequent },
+      { name: 'cairn_s3_tiering_to_infrequent', help: 'INTELLIGENT_TIERING versions moved to Infrequent Access (cold tier) since start', pick: (s) => s.to.INFREQUENT_ACCESS },
+      { name: 'cairn_s3_tiering_to_archive_instant', help: 'INTELLIGENT_TIERING versions moved to Archive Instant Access (cold tier) since start', pick: (s) => s.to.ARCHIVE_INSTANT_ACCESS },
+      { name: 'cairn_s3_tiering_to_archive', help: 'INTELLIGENT_TIERING versions moved to Archive Access (cold tier, restore needed) since start', pick: (s) => s.to.ARCHIVE_ACCESS },
+      { name: 'cairn_s3_tiering_to_deep_archive', help: 'INTELLIGENT_TIERING versions moved to Deep Archive Access (cold tier, restore needed) since start', pick: (s) => s.to.DEEP_ARCHIVE_ACCESS },
+      { name: 'cairn_s3_tiering_to_frequent', help: 'INTELLIGENT_TIERING versions brought back to Frequent Access (hot tier) by a read or a restore since start', pick: (s) => s.to.FREQUENT_ACCESS },
     ], onError)
     // Wrapped in an object: addStatsGauges reads undefined as a failed read (NaN).
     addStatsGauges(registry, async () => ({ last: this.#maintenance?.lastScrub }), [

@@ -26,8 +26,8 @@ export interface StoredRestore {
   readonly expiresMs?: number
 }
 
-/** S3 Intelligent-Tiering access tiers (the names S3 Inventory uses). */
-export const accessTiers = ['FREQUENT_ACCESS', 'INFREQUENT_ACCESS', 'ARCHIVE_INSTANT_ACCESS'] as const
+/** S3 Intelligent-Tiering access tiers, warmest first (the names S3 Inventory uses). */
+export const accessTiers = ['FREQUENT_ACCESS', 'INFREQUENT_ACCESS', 'ARCHIVE_INSTANT_ACCESS', 'ARCHIVE_ACCESS', 'DEEP_ARCHIVE_ACCESS'] as const
 export type AccessTier = (typeof accessTiers)[number]
 
 /**

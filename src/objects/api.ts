@@ -22,9 +22,11 @@
 // object. Every data method takes an AbortSignal (client gone -> ABORTED, nothing committed).
 // Durability: a method resolves only after data and metadata are durable.
 import type { Brand } from '../lib/index.ts'
-import type { BucketEncryptionConfig, LifecycleConfiguration, RestoreTier } from '../model/index.ts'
+import type { ArchiveAccessTier, BucketEncryptionConfig, LifecycleConfiguration, RestoreTier, TieringConfiguration } from '../model/index.ts'
 
 export type {
+  ArchiveAccessTier,
+  TieringConfiguration,
   BucketEncryptionConfig,
   LifecycleConfiguration,
   LifecycleExpiration,
@@ -160,6 +162,8 @@ export interface ObjectVersionInfo {
   readonly encryption?: ObjectEncryptionInfo
   /** Archived versions with a restore requested or done (x-amz-restore). */
   readonly restore?: RestoreInfo
+  /** INTELLIGENT_TIERING versions in an archive tier (x-amz-archive-status). */
+  readonly archiveStatus?: ArchiveAccessTier
   /** GET/HEAD of a current version a lifecycle expiration rule applies to (x-amz-expiration). */
   readonly expiration?: ExpirationInfo
 }
@@ -323,7 +327,8 @@ export interface RestoreObjectInput {
   key: string
   principal: Principal
   versionId?: VersionId
-  days: number
+  /** Required for GLACIER / DEEP_ARCHIVE; refused for INTELLIGENT_TIERING archive tiers (AWS). */
+  days?: number
   tier?: RestoreTier
 }
 
@@ -388,6 +393,14 @@ export interface ObjectsService {
   deleteBucketEncryption?(principal: Principal, bucket: string): Promise<void>
   /** INVALID_STATE key (InvalidObjectState) for a version that is not archived; CONFLICT (RestoreAlreadyInProgress). */
   restoreObject?(input: RestoreObjectInput): Promise<RestoreObjectResult>
+  /** NOT_FOUND configuration (NoSuchConfiguration) for an unknown id. */
+  getBucketIntelligentTiering?(principal: Principal, bucket: string, id: string): Promise<TieringConfiguration>
+  /** LIMIT_EXCEEDED configuration (TooManyConfigurations) past 1,000 per bucket. */
+  putBucketIntelligentTiering?(principal: Principal, bucket: string, configuration: TieringConfiguration): Promise<void>
+  /** NOT_FOUND configuration (NoSuchConfiguration) for an unknown id. */
+  deleteBucketIntelligentTiering?(principal: Principal, bucket: string, id: string): Promise<void>
+  /** A page of configurations in Id order after `after`; nextAfter when more follow. */
+  listBucketIntelligentTiering?(principal: Principal, bucket: string, after?: string): Promise<{ configurations: TieringConfiguration[]; nextAfter?: string }>
 }
 
 /** S3 error codes this layer names at the start of a StoreError message ('InvalidTag: ...'). */
@@ -397,5 +410,6 @@ export type S3ErrorHint =
   | 'InvalidArgument' | 'InvalidRequest' | 'InvalidPart' | 'InvalidPartOrder' | 'InvalidPartNumber'
   | 'InvalidObjectState' | 'MethodNotAllowed' | 'InvalidStorageClass' | 'MalformedXML'
   | 'NoSuchLifecycleConfiguration' | 'ServerSideEncryptionConfigurationNotFoundError' | 'RestoreAlreadyInProgress'
+  | 'NoSuchConfiguration' | 'TooManyConfigurations'
   | 'InvalidEncryptionAlgorithmError'
   | 'KMS.NotFoundException' | 'KMS.DisabledException' | 'KMS.KMSInvalidStateException'

@@ -5,6 +5,7 @@
 import t from 'tap'
 import type { Tier } from '../chunk/index.ts'
 import { dataManagementLimits } from '../lib/index.ts'
+import { prefixRange } from '../meta/index.ts'
 import { currentKey, decodeVersion, type VersionRecord } from '../model/index.ts'
 import { AccessLog } from './intelligent-tiering.ts'
 import { dataTestSetup, put, testDayMs, type DataTestSetup } from './lifecycle-testing.ts'
@@ -81,7 +82,7 @@ t.test('idle versions go Frequent -> Infrequent (30 days) -> Archive Instant (90
   t.same(record.tiering, { accessTier: 'FREQUENT_ACCESS', lastAccessMs: setup.clock.nowMs() }, 'the flush recorded the access')
   t.same([...await tiersOf(setup, 'k')], ['hot'], 'and the data went back hot')
   t.same(await get(setup, 'k'), bytes, 'bytes unchanged by the moves')
-  t.match(setup.objects.tieringStats(), { toInfrequent: 1, toArchiveInstant: 1, toFrequent: 1, pendingAccesses: 0 })
+  t.match(setup.objects.tieringStats(), { to: { INFREQUENT_ACCESS: 1, ARCHIVE_INSTANT_ACCESS: 1, FREQUENT_ACCESS: 1 }, pendingAccesses: 0 })
 
   // Idle time now counts from the access, not from the write.
   setup.clock.advance(30 * day - 1)
@@ -190,4 +191,69 @@ t.test('small objects stay in Frequent Access; shared chunks stay hot; a clean c
   const stored = await meta.read((tx) => tx.get(currentKey(bucketId, 'tiered')))
   t.equal(stored === undefined ? undefined : decodeVersion(stored, 'test').tiering?.accessTier, 'FREQUENT_ACCESS', 'close() wrote the logged access')
   await setup.cleanup()
+})
+
+async function dueEntriesOf(setup: DataTestSetup): Promise<number> {
+  return (await setup.store.meta.read((tx) => tx.scan({ ...prefixRange('s3', 'due'), limit: 1000 }))).length
+}
+
+t.test('archive tiers by bucket configuration: Deep Archive Access at 180 days, restore (no Expedited) back to Frequent', async (t) => {
+  const setup = await setupWith(t)
+  const bytes = randomBytesFrom(6, 200_000)
+  await setup.objects.putBucketIntelligentTiering(setup.root, 'tiering', { id: 'deep', enabled: true, filter: { tags: [{ key: 'keep', value: 'cold' }] }, deepArchiveAccessDays: 180 })
+  await setup.objects.putBucketIntelligentTiering(setup.root, 'tiering', { id: 'off', enabled: false, filter: { tags: [] }, archiveAccessDays: 90 })
+  await put(setup, 'tiering', 'deep', bytes, { storageClass: 'INTELLIGENT_TIERING', tags: [{ key: 'keep', value: 'cold' }] })
+  await put(setup, 'tiering', 'plain', randomBytesFrom(8, 200_000), { storageClass: 'INTELLIGENT_TIERING' })
+  await settle(setup)
+  setup.clock.advance(179 * day)
+  await settle(setup)
+  t.equal(await accessTier(setup, 'deep'), 'ARCHIVE_INSTANT_ACCESS', 'day 179')
+  setup.clock.advance(1 * day)
+  await settle(setup)
+  t.equal(await accessTier(setup, 'deep'), 'DEEP_ARCHIVE_ACCESS', 'day 180: the matching configuration applies')
+  t.equal(await accessTier(setup, 'plain'), 'ARCHIVE_INSTANT_ACCESS', 'a disabled configuration does not')
+  t.same([...await tiersOf(setup, 'deep')], ['cold'])
+  await t.rejects(get(setup, 'deep'), { code: 'INVALID_STATE', message: /^InvalidObjectState: / })
+  const head = await setup.objects.headObject({ bucket: 'tiering', key: 'deep', principal: setup.root, signal: setup.signal })
+  t.equal(head.version.archiveStatus, 'DEEP_ARCHIVE_ACCESS')
+  t.equal(setup.objects.tieringStats().pendingAccesses, 0, 'a refused GET is no access')
+
+  const restore = (tier: 'Expedited' | 'Standard', days?: number) => setup.objects.restoreObject({ bucket: 'tiering', key: 'deep', principal: setup.root, tier, ...(days === undefined ? {} : { days }) })
+  await t.rejects(restore('Expedited'), { code: 'INVALID_ARGUMENT' }, 'no Expedited from Deep Archive Access')
+  await t.rejects(restore('Standard', 3), { code: 'INVALID_ARGUMENT', message: /not subject to restore expiry/ })
+  t.same(await restore('Standard'), { alreadyRestored: false })
+  setup.clock.advance(3 * 500 - 1) // Standard is 500 ms here; Deep Archive Access takes three times as long
+  await settle(setup)
+  t.equal(await accessTier(setup, 'deep'), 'DEEP_ARCHIVE_ACCESS', 'not before its delay')
+  setup.clock.advance(1)
+  await settle(setup)
+  t.same((await currentRecord(setup, 'deep')).tiering, { accessTier: 'FREQUENT_ACCESS', lastAccessMs: setup.clock.nowMs() }, 'restored into Frequent Access')
+  t.equal((await currentRecord(setup, 'deep')).restore, undefined, 'no restored copy to expire')
+  t.same([...await tiersOf(setup, 'deep')], ['hot'])
+  t.same(await get(setup, 'deep'), bytes)
+  t.match(setup.objects.tieringStats(), { to: { DEEP_ARCHIVE_ACCESS: 1, FREQUENT_ACCESS: 1 } })
+})
+
+t.test('a configuration put later applies to versions already in Archive Instant Access within the recheck interval; entries stay bounded', async (t) => {
+  const setup = await setupWith(t)
+  await put(setup, 'tiering', 'k', randomBytesFrom(7, 200_000), { storageClass: 'INTELLIGENT_TIERING' })
+  await settle(setup)
+  setup.clock.advance(95 * day)
+  await settle(setup)
+  t.equal(await accessTier(setup, 'k'), 'ARCHIVE_INSTANT_ACCESS')
+  await setup.objects.putBucketIntelligentTiering(setup.root, 'tiering', { id: 'later', enabled: true, filter: { tags: [] }, archiveAccessDays: 90 })
+  setup.clock.advance(2 * day - 1) // just before day 97, the next recheck (90 + 7)
+  await settle(setup)
+  t.equal(await accessTier(setup, 'k'), 'ARCHIVE_INSTANT_ACCESS', 'not before the recheck')
+  setup.clock.advance(1)
+  await settle(setup)
+  t.equal(await accessTier(setup, 'k'), 'ARCHIVE_ACCESS', 'the recheck applied the configuration')
+  t.ok(await dueEntriesOf(setup) <= 1, 'one pending check at most')
+  for (let week = 0; week < 10; week += 1) {
+    setup.clock.advance(7 * day)
+    await settle(setup)
+  }
+  t.ok(await dueEntriesOf(setup) <= 1, 'rechecks replace each other')
+  await t.rejects(setup.objects.putBucketIntelligentTiering(setup.root, 'tiering', { id: 'bad', enabled: true, filter: { tags: [] }, archiveAccessDays: 200, deepArchiveAccessDays: 190 }), { code: 'INVALID_ARGUMENT' })
+  await t.rejects(setup.objects.getBucketIntelligentTiering(setup.root, 'tiering', 'bad'), { code: 'NOT_FOUND', message: /^NoSuchConfiguration: / })
 })

@@ -39,6 +39,20 @@ export const dataManagementDefaults: Omit<DataManagementSettings, 'keyDomains'> 
   restoreCheckIntervalMs: 1000,
 }
 
+/** The next midnight UTC at or after ms. */
+export function midnightAtOrAfter(ms: number): number {
+  return Math.ceil(ms / dayMsReal) * dayMsReal
+}
+
+/**
+ * When something `days` lifecycle days after fromMs happens. With real days AWS rounds up to
+ * the next midnight UTC; with a shortened day (tests) the time is exact.
+ */
+export function daysAfter(settings: Pick<DataManagementSettings, 'dayMs'>, fromMs: number, days: number): number {
+  const exact = fromMs + days * settings.dayMs
+  return settings.dayMs === dayMsReal ? midnightAtOrAfter(exact) : exact
+}
+
 export function dataManagementSettings(options: Partial<DataManagementSettings> = {}): DataManagementSettings {
   const settings: DataManagementSettings = { ...dataManagementDefaults, keyDomains: undefined, ...options }
   const check = (name: string, value: number, minimum: number) => {

@@ -2,7 +2,8 @@
 // conditions, ranges and partNumber, and stream the bytes (reader.ts).
 // Delete markers: latest -> NOT_FOUND key; named by id -> INVALID_STATE version
 // (MethodNotAllowed); both carry the marker for x-amz-delete-marker (ObjectsError.deleteMarker).
-// Never: return data of an archived (GLACIER, DEEP_ARCHIVE) object without a restore.
+// Never: return data of an archived (GLACIER, DEEP_ARCHIVE, INTELLIGENT_TIERING archive tier)
+// object without a restore.
 import { objectLimits } from '../lib/index.ts'
 import type { ReadTx } from '../meta/index.ts'
 import type { BucketRecord, VersionRecord } from '../model/index.ts'
@@ -14,6 +15,7 @@ import { noSuchKey, noSuchVersion, ObjectsError } from './errors.ts'
 import { readVersion } from './reader.ts'
 import { expirationFor } from './lifecycle-config.ts'
 import { encryptionInfo, readDecryption } from './sse.ts'
+import { archiveStatusOf } from './intelligent-tiering.ts'
 import { needsRestore, restoreInfo } from './storage-class.ts'
 import { currentVersion, latestVersion, rewriteVersion, versionById } from './versions.ts'
 import { validateTags } from './validate.ts'
@@ -21,6 +23,7 @@ import { validateTags } from './validate.ts'
 export function versionInfo(bucket: string, key: string, record: VersionRecord, isLatest: boolean): ObjectVersionInfo {
   const partSizesBytes = partSizesOf(record)
   const restore = restoreInfo(record)
+  const archiveStatus = archiveStatusOf(record)
   const encryption = encryptionInfo(record.encryption)
   return {
     bucket,
@@ -39,6 +42,7 @@ export function versionInfo(bucket: string, key: string, record: VersionRecord, 
     owner: record.owner as UserId,
     ...(partSizesBytes === undefined ? {} : { partSizesBytes }),
     ...(restore === undefined ? {} : { restore }),
+    ...(archiveStatus === undefined ? {} : { archiveStatus }),
     ...(encryption === undefined ? {} : { encryption }),
   }
 }

@@ -1,7 +1,8 @@
 // The due-work queue of the objects layer: entries ('s3','due',dueMs,bucketId,key,order,kind)
 // written in the transaction that made the work necessary (docs/format/objects.md 7.3):
 //   restore-ready   move an archived version's data to the hot tier, mark the restored copy
-//                   readable and queue its expiry;
+//                   readable and queue its expiry (an INTELLIGENT_TIERING version in an archive
+//                   tier instead becomes Frequent Access again, with no expiry);
 //   restore-expire  drop the restored copy: clear the restore state, move the data back cold;
 //   tier-move       a version changed class (copy, lifecycle transition) or access tier (an
 //                   access to an INTELLIGENT_TIERING version): put its data in its tier;
@@ -16,10 +17,10 @@ import { dataManagementLimits, isStoreError } from '../lib/index.ts'
 import { decodeDue, dueUntil, type VersionRecord } from '../model/index.ts'
 import type { ObjectsContext } from './context.ts'
 import { decodeDueKey, dropEntry, loadVersion, versionInTx, type DueEntry } from './due-entries.ts'
-import { versionTier } from './intelligent-tiering.ts'
+import { archiveStatusOf, tieringOf, versionTier } from './intelligent-tiering.ts'
 import { daysAfter, deleteDue, putDue } from './restore.ts'
 import { isArchiveClass, moveVersionData } from './storage-class.ts'
-import { tieringCheck } from './tiering-worker.ts'
+import { rescheduleAfterAccess, tieringCheck } from './tiering-worker.ts'
 import { rewriteVersion } from './versions.ts'
 
 export type { DueEntry } from './due-entries.ts'
@@ -35,16 +36,27 @@ async function restoreReady(context: ObjectsContext, entry: DueEntry, record: Ve
   const restore = record.restore
   if (restore === undefined || restore.completedMs !== undefined || restore.readyMs !== entry.dueMs) return dropEntry(context, entry)
   await moveVersionData(context, record, 'hot')
-  await context.meta.transact(async (tx) => {
+  const warmed = await context.meta.transact(async (tx) => {
     const current = await versionInTx(tx, entry, record.versionId)
     deleteDue(tx, entry.dueMs, entry.bucketId, entry.key, entry.order, entry.kind)
-    if (current?.restore === undefined || current.restore.completedMs !== undefined || current.restore.readyMs !== entry.dueMs) return
+    if (current?.restore === undefined || current.restore.completedMs !== undefined || current.restore.readyMs !== entry.dueMs) return false
     const nowMs = context.clock.nowMs()
+    if (archiveStatusOf(current) !== undefined) {
+      // INTELLIGENT_TIERING: the version is Frequent Access again, for good (no restored copy to expire).
+      const { restore: _done, ...rest } = current
+      const after = { accessTier: 'FREQUENT_ACCESS' as const, lastAccessMs: nowMs }
+      const updated: VersionRecord = { ...rest, tiering: after }
+      await rewriteVersion(tx, entry.bucketId, entry.key, updated)
+      rescheduleAfterAccess(context, tx, entry.bucketId, entry.key, updated, tieringOf(current), after)
+      return true
+    }
     const expiresMs = daysAfter(context.dataManagement, nowMs, current.restore.days)
     const updated: VersionRecord = { ...current, restore: { ...current.restore, completedMs: nowMs, expiresMs } }
     await rewriteVersion(tx, entry.bucketId, entry.key, updated)
     putDue(tx, expiresMs, entry.bucketId, entry.key, updated, 'restore-expire')
+    return false
   })
+  if (warmed) context.accessLog.counters.to.FREQUENT_ACCESS += 1
 }
 
 async function restoreExpire(context: ObjectsContext, entry: DueEntry, record: VersionRecord): Promise<void> {

@@ -18,6 +18,7 @@ import { dataManagementSettings, type DataManagementSettings } from './lifecycle
 import { getObject, getObjectTagging, putObjectTagging } from './read.ts'
 import { KeyManagement } from './kms.ts'
 import { restoreObject } from './restore.ts'
+import { deleteBucketIntelligentTiering, getBucketIntelligentTiering, listBucketIntelligentTiering, putBucketIntelligentTiering } from './tiering-config.ts'
 import { DataManagementWorker, type BackgroundHooks } from './lifecycle-background.ts'
 import { deleteBucketLifecycle, expirationAfterWrite, getBucketLifecycle, putBucketLifecycle } from './lifecycle-config.ts'
 import { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './sse.ts'
@@ -59,6 +60,10 @@ export interface ObjectsLayer extends ObjectsService {
   putBucketEncryption: NonNullable<ObjectsService['putBucketEncryption']>
   deleteBucketEncryption: NonNullable<ObjectsService['deleteBucketEncryption']>
   restoreObject: NonNullable<ObjectsService['restoreObject']>
+  getBucketIntelligentTiering: NonNullable<ObjectsService['getBucketIntelligentTiering']>
+  putBucketIntelligentTiering: NonNullable<ObjectsService['putBucketIntelligentTiering']>
+  deleteBucketIntelligentTiering: NonNullable<ObjectsService['deleteBucketIntelligentTiering']>
+  listBucketIntelligentTiering: NonNullable<ObjectsService['listBucketIntelligentTiering']>
   setRootCredentials(root: RootCredentials): void
   /** Start the restore / tier-move queue and the lifecycle worker (lifecycle-background.ts). */
   startBackground(hooks: BackgroundHooks): void
@@ -178,6 +183,10 @@ class Objects implements ObjectsLayer {
 
   // Storage classes, restore, lifecycle, encryption (docs/storage-classes.md, lifecycle.md, encryption.md).
   restoreObject: NonNullable<ObjectsService['restoreObject']> = async (input) => restoreObject(this.#open, input)
+  getBucketIntelligentTiering: NonNullable<ObjectsService['getBucketIntelligentTiering']> = async (principal, name, id) => getBucketIntelligentTiering(this.#open, principal, name, id)
+  putBucketIntelligentTiering: NonNullable<ObjectsService['putBucketIntelligentTiering']> = async (principal, name, configuration) => putBucketIntelligentTiering(this.#open, principal, name, configuration)
+  deleteBucketIntelligentTiering: NonNullable<ObjectsService['deleteBucketIntelligentTiering']> = async (principal, name, id) => deleteBucketIntelligentTiering(this.#open, principal, name, id)
+  listBucketIntelligentTiering: NonNullable<ObjectsService['listBucketIntelligentTiering']> = async (principal, name, after) => listBucketIntelligentTiering(this.#open, principal, name, after)
   getBucketLifecycle: NonNullable<ObjectsService['getBucketLifecycle']> = async (principal, name) => getBucketLifecycle(this.#open, principal, name)
   putBucketLifecycle: NonNullable<ObjectsService['putBucketLifecycle']> = async (principal, name, configuration) => putBucketLifecycle(this.#open, principal, name, configuration)
   deleteBucketLifecycle: NonNullable<ObjectsService['deleteBucketLifecycle']> = async (principal, name) => deleteBucketLifecycle(this.#open, principal, name)

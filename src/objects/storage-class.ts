@@ -20,6 +20,7 @@ import type { MetaStore } from '../meta/index.ts'
 import { decodeSegment, segmentKey, type StorageClass, type VersionRecord } from '../model/index.ts'
 import type { RestoreInfo } from './api.ts'
 import type { ObjectsContext } from './context.ts'
+import { archiveStatusOf } from './intelligent-tiering.ts'
 
 export const archiveClasses: readonly StorageClass[] = ['GLACIER', 'DEEP_ARCHIVE']
 
@@ -27,8 +28,13 @@ export function isArchiveClass(storageClass: StorageClass): boolean {
   return archiveClasses.includes(storageClass)
 }
 
-/** Whether a GET of this version must wait for a restore: archived, and no readable restored copy. */
+/**
+ * Whether a GET of this version must wait for a restore: archived, and no readable restored
+ * copy. An INTELLIGENT_TIERING version in an archive tier has none: its restore makes it
+ * Frequent Access again (restore-worker.ts).
+ */
 export function needsRestore(record: VersionRecord, nowMs: number): boolean {
+  if (archiveStatusOf(record) !== undefined) return true
   if (!isArchiveClass(record.storageClass)) return false
   const restore = record.restore
   return restore?.completedMs === undefined || restore.expiresMs === undefined || restore.expiresMs <= nowMs

@@ -17,7 +17,8 @@ import { dataManagementLimits } from '../lib/index.ts'
 import type { WriteTx } from '../meta/index.ts'
 import type { StoredTiering, VersionRecord } from '../model/index.ts'
 import { dropEntry, versionInTx, type DueEntry } from './due-entries.ts'
-import { accessTierAt, chunkTierOf, colderOf, isMonitored, nextCheckMs, tieringOf, type LoggedAccess } from './intelligent-tiering.ts'
+import { accessTierAt, archiveStatusOf, chunkTierOf, colderOf, hasFixedNextCheck, isMonitored, nextCheckMs, tieringOf, type LoggedAccess } from './intelligent-tiering.ts'
+import { archiveDaysFor } from './tiering-config.ts'
 import { deleteDue, putDue } from './restore.ts'
 import { moveVersionData } from './storage-class.ts'
 import { rewriteVersion } from './versions.ts'
@@ -28,25 +29,34 @@ export interface FlushReport {
   more: boolean
 }
 
-/** Move a version's tiering-check entry from the time before's state gives to the time after's. */
-function rescheduleCheck(context: ObjectsContext, tx: WriteTx, bucketId: number, key: string, record: VersionRecord, before: StoredTiering | undefined, after: StoredTiering): void {
+/**
+ * Move a version's tiering-check entry from the time the state before gives to the time of the
+ * FREQUENT_ACCESS state after (an access or a completed restore). An entry whose time cannot be
+ * recomputed (archive tiers: it depended on configurations and the time it was written) stays;
+ * it fires once, finds the version frequent and lands on the same time as the new one.
+ */
+export function rescheduleAfterAccess(context: ObjectsContext, tx: WriteTx, bucketId: number, key: string, record: VersionRecord, before: StoredTiering, after: StoredTiering): void {
   const settings = context.dataManagement
-  const beforeMs = before === undefined ? undefined : nextCheckMs(settings, before)
-  if (beforeMs !== undefined) deleteDue(tx, beforeMs, bucketId, key, record.order, 'tiering-check')
-  const afterMs = nextCheckMs(settings, after)
+  const nowMs = context.clock.nowMs()
+  if (hasFixedNextCheck(before)) {
+    const beforeMs = nextCheckMs(settings, before, nowMs)
+    if (beforeMs !== undefined) deleteDue(tx, beforeMs, bucketId, key, record.order, 'tiering-check')
+  }
+  const afterMs = nextCheckMs(settings, after, nowMs)
   if (afterMs !== undefined) putDue(tx, afterMs, bucketId, key, record, 'tiering-check')
 }
 
 async function applyAccess(context: ObjectsContext, tx: WriteTx, access: LoggedAccess): Promise<boolean> {
   const record = await versionInTx(tx, access, access.versionId)
-  if (record === undefined || !isMonitored(record)) return false
+  // An archived version was not readable: the access was logged before it was archived.
+  if (record === undefined || !isMonitored(record) || archiveStatusOf(record) !== undefined) return false
   const before = tieringOf(record)
   const lastAccessMs = Math.max(before.lastAccessMs, access.accessMs)
   if (lastAccessMs === before.lastAccessMs && before.accessTier === 'FREQUENT_ACCESS') return false
   const after: StoredTiering = { accessTier: 'FREQUENT_ACCESS', lastAccessMs }
   const updated: VersionRecord = { ...record, tiering: after }
   await rewriteVersion(tx, access.bucketId, access.key, updated)
-  rescheduleCheck(context, tx, access.bucketId, access.key, updated, before, after)
+  rescheduleAfterAccess(context, tx, access.bucketId, access.key, updated, before, after)
   const warmed = before.accessTier !== 'FREQUENT_ACCESS'
   if (warmed) putDue(tx, context.clock.nowMs(), access.bucketId, access.key, updated, 'tier-move')
   return warmed
@@ -69,7 +79,7 @@ export async function flushAccessLog(context: ObjectsContext): Promise<FlushRepo
     throw error
   }
   log.counters.flushedAccesses += batch.length
-  log.counters.toFrequent += warmed
+  log.counters.to.FREQUENT_ACCESS += warmed
   return { flushed: batch.length, more: log.pendingEntries > 0 }
 }
 
@@ -77,7 +87,8 @@ export async function flushAccessLog(context: ObjectsContext): Promise<FlushRepo
 export async function tieringCheck(context: ObjectsContext, entry: DueEntry, record: VersionRecord): Promise<void> {
   if (!isMonitored(record)) return dropEntry(context, entry)
   const before = tieringOf(record)
-  const target = colderOf(before.accessTier, accessTierAt(context.dataManagement, before.lastAccessMs, context.clock.nowMs()))
+  const archive = await context.meta.read((tx) => archiveDaysFor(tx, entry.bucketId, entry.key, record.tags))
+  const target = colderOf(before.accessTier, accessTierAt(context.dataManagement, before.lastAccessMs, context.clock.nowMs(), archive))
   const moved = chunkTierOf(target) !== chunkTierOf(before.accessTier)
   if (moved) await moveVersionData(context, record, chunkTierOf(target))
   const changed = await context.meta.transact(async (tx) => {
@@ -93,11 +104,9 @@ export async function tieringCheck(context: ObjectsContext, entry: DueEntry, rec
     const after: StoredTiering = { accessTier: target, lastAccessMs: before.lastAccessMs }
     const updated: VersionRecord = target === before.accessTier ? current : { ...current, tiering: after }
     if (updated !== current) await rewriteVersion(tx, entry.bucketId, entry.key, updated)
-    const nextMs = nextCheckMs(context.dataManagement, after)
+    const nextMs = nextCheckMs(context.dataManagement, after, context.clock.nowMs(), archive)
     if (nextMs !== undefined) putDue(tx, nextMs, entry.bucketId, entry.key, updated, 'tiering-check')
     return target !== before.accessTier
   })
-  if (!changed) return
-  if (target === 'INFREQUENT_ACCESS') context.accessLog.counters.toInfrequent += 1
-  else context.accessLog.counters.toArchiveInstant += 1
+  if (changed) context.accessLog.counters.to[target] += 1
 }

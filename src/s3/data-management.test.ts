@@ -182,20 +182,58 @@ t.test('listings report RestoreStatus when asked with x-amz-optional-object-attr
   t.equal(errorCode(response.body), 'InvalidArgument', 'an unknown optional attribute')
 })
 
-t.test('the Intelligent-Tiering archive configuration APIs answer 501 NotImplemented', async (t) => {
+t.test('Intelligent-Tiering archive configurations and the archive tiers through the SDK', async (t) => {
   const setup = await dataTestSetup()
   t.teardown(() => setup.cleanup())
   const s3 = await startTestS3(t, { objects: setup.objects })
   const client = s3.client({ credentials: { accessKeyId: 'ROOTKEY', secretAccessKey: 'root-secret' } })
   t.teardown(() => client.destroy())
-  await setup.objects.createBucket(setup.root, 'tiering-config')
-  const configuration = { Id: 'archive', Status: 'Enabled' as const, Tierings: [{ AccessTier: 'ARCHIVE_ACCESS' as const, Days: 90 }] }
-  for (const [what, command] of [
-    ['Put', new PutBucketIntelligentTieringConfigurationCommand({ Bucket: 'tiering-config', Id: 'archive', IntelligentTieringConfiguration: configuration })],
-    ['Get', new GetBucketIntelligentTieringConfigurationCommand({ Bucket: 'tiering-config', Id: 'archive' })],
-    ['Delete', new DeleteBucketIntelligentTieringConfigurationCommand({ Bucket: 'tiering-config', Id: 'archive' })],
-    ['List', new ListBucketIntelligentTieringConfigurationsCommand({ Bucket: 'tiering-config' })],
-  ] as const) {
-    t.same(await failure(client.send(command as Parameters<typeof client.send>[0])), { name: 'NotImplemented', status: 501 }, what)
+  const bucket = 'tiering-config'
+  await setup.objects.createBucket(setup.root, bucket)
+  const put = (Id: string, Tierings: Array<{ AccessTier: 'ARCHIVE_ACCESS' | 'DEEP_ARCHIVE_ACCESS'; Days: number }>, Filter?: { Prefix?: string; Tag?: { Key: string; Value: string } }) =>
+    client.send(new PutBucketIntelligentTieringConfigurationCommand({ Bucket: bucket, Id, IntelligentTieringConfiguration: { Id, Status: 'Enabled', Tierings, ...(Filter === undefined ? {} : { Filter }) } }))
+
+  t.same(await failure(client.send(new GetBucketIntelligentTieringConfigurationCommand({ Bucket: bucket, Id: 'none' }))), { name: 'NoSuchConfiguration', status: 404 })
+  t.same(await failure(put('short', [{ AccessTier: 'ARCHIVE_ACCESS', Days: 89 }])), { name: 'InvalidArgument', status: 400 }, 'ARCHIVE_ACCESS needs >= 90 days')
+  t.same(await failure(put('short', [{ AccessTier: 'DEEP_ARCHIVE_ACCESS', Days: 179 }])), { name: 'InvalidArgument', status: 400 }, 'DEEP_ARCHIVE_ACCESS needs >= 180 days')
+  t.same(await failure(put('long', [{ AccessTier: 'ARCHIVE_ACCESS', Days: 731 }])), { name: 'InvalidArgument', status: 400 }, 'at most 730 days')
+  await put('logs', [{ AccessTier: 'ARCHIVE_ACCESS', Days: 90 }, { AccessTier: 'DEEP_ARCHIVE_ACCESS', Days: 180 }], { Prefix: 'logs/' })
+  await put('tagged', [{ AccessTier: 'DEEP_ARCHIVE_ACCESS', Days: 365 }], { Tag: { Key: 'tier', Value: 'deep' } })
+  const got = await client.send(new GetBucketIntelligentTieringConfigurationCommand({ Bucket: bucket, Id: 'logs' }))
+  t.same(got.IntelligentTieringConfiguration, { Id: 'logs', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Tierings: [{ Days: 90, AccessTier: 'ARCHIVE_ACCESS' }, { Days: 180, AccessTier: 'DEEP_ARCHIVE_ACCESS' }] })
+  const listed = await client.send(new ListBucketIntelligentTieringConfigurationsCommand({ Bucket: bucket }))
+  t.same(listed.IntelligentTieringConfigurationList?.map((entry) => entry.Id), ['logs', 'tagged'])
+  t.equal(listed.IsTruncated, false)
+  await client.send(new DeleteBucketIntelligentTieringConfigurationCommand({ Bucket: bucket, Id: 'tagged' }))
+  t.same(await failure(client.send(new DeleteBucketIntelligentTieringConfigurationCommand({ Bucket: bucket, Id: 'tagged' }))), { name: 'NoSuchConfiguration', status: 404 })
+
+  // An object under logs/ idle for 90 days goes to Archive Access: GET refused, HEAD says so.
+  const body = Buffer.alloc(200_000, 7)
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'logs/a', Body: body, StorageClass: 'INTELLIGENT_TIERING' }))
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'other', Body: body, StorageClass: 'INTELLIGENT_TIERING' }))
+  for (const stepMs of [1, 30 * testDayMs, 60 * testDayMs]) { // the first check, 30 days, 90 days
+    setup.clock.advance(stepMs)
+    await setup.objects.runBackgroundNow()
+    await setup.objects.runBackgroundNow()
   }
+  t.same(await failure(client.send(new GetObjectCommand({ Bucket: bucket, Key: 'logs/a' }))), { name: 'InvalidObjectState', status: 403 }, 'Archive Access: restore first')
+  t.equal((await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'logs/a' }))).ArchiveStatus, 'ARCHIVE_ACCESS')
+  t.equal((await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'other' }))).ArchiveStatus, undefined, 'no configuration matches: Archive Instant Access, no archive status')
+  t.equal(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'other' }))).Body?.transformToString().then((text) => text.length), body.length)
+
+  t.same(await failure(client.send(new RestoreObjectCommand({ Bucket: bucket, Key: 'logs/a', RestoreRequest: { Days: 1 } }))), { name: 'InvalidArgument', status: 400 }, 'no Days for INTELLIGENT_TIERING')
+  t.same(await failure(client.send(new RestoreObjectCommand({ Bucket: bucket, Key: 'other', RestoreRequest: {} }))), { name: 'InvalidObjectState', status: 403 }, 'nothing to restore in Archive Instant Access')
+  const started = await client.send(new RestoreObjectCommand({ Bucket: bucket, Key: 'logs/a', RestoreRequest: { GlacierJobParameters: { Tier: 'Expedited' } } }))
+  t.equal(started.$metadata.httpStatusCode, 202)
+  t.same(await failure(client.send(new RestoreObjectCommand({ Bucket: bucket, Key: 'logs/a', RestoreRequest: {} }))), { name: 'RestoreAlreadyInProgress', status: 409 })
+  const during = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'logs/a' }))
+  t.same([during.ArchiveStatus, during.Restore], ['ARCHIVE_ACCESS', 'ongoing-request="true"'])
+  const listing = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'logs/', OptionalObjectAttributes: ['RestoreStatus'] }))
+  t.same(listing.Contents?.[0]?.RestoreStatus, { IsRestoreInProgress: true })
+  setup.clock.advance(100)
+  await setup.objects.runBackgroundNow()
+  const after = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'logs/a' }))
+  t.same([after.ArchiveStatus, after.Restore, after.StorageClass], [undefined, undefined, 'INTELLIGENT_TIERING'], 'restored: Frequent Access again, no expiry')
+  const read = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'logs/a' }))
+  t.same(Buffer.from(await read.Body?.transformToByteArray() ?? new Uint8Array()), body, 'the bytes come back')
 })

@@ -1,15 +1,16 @@
 // Storage classes, restore, lifecycle and server-side encryption at the S3 edge, as a layer
 // around the core dispatch (dispatch.ts calls withDataManagement):
-//   - routing: ?lifecycle and ?encryption on a bucket, ?restore on an object become typed
-//     DataManagementEndpoints (router.ts asks routeDataManagement first);
+//   - routing: ?lifecycle, ?encryption and ?intelligent-tiering on a bucket, ?restore on an
+//     object become typed DataManagementEndpoints (router.ts asks routeDataManagement first);
 //   - object operations that take SSE headers (PUT, copy, multipart, GET/HEAD): the headers are
 //     checked here (sse-headers.ts), removed from what the core handlers see (they refuse SSE
 //     headers they do not know), and passed to the objects layer with each call; the response
-//     gets the encryption headers AWS sends plus x-amz-expiration and x-amz-restore;
+//     gets the encryption headers AWS sends plus x-amz-expiration, x-amz-restore and
+//     x-amz-archive-status;
 //   - x-amz-storage-class: REDUCED_REDUNDANCY is accepted and stored as STANDARD.
 // The core handlers stay unaware of all this: the objects layer they call is wrapped per request.
 // Never: let a customer key reach a response, a log line or anything stored.
-import type { ObjectsService, ObjectVersionInfo, ObjectEncryptionInfo, ExpirationInfo, RestoreInfo } from '../objects/index.ts'
+import type { ArchiveAccessTier, ObjectsService, ObjectVersionInfo, ObjectEncryptionInfo, ExpirationInfo, RestoreInfo } from '../objects/index.ts'
 import type { RequestHeaders } from './auth/index.ts'
 import type { S3Context, S3Response } from './context.ts'
 import type { Endpoint, EndpointKind } from './endpoint.ts'
@@ -21,10 +22,14 @@ export type DataManagementEndpoint =
   | { readonly kind: 'GetBucketLifecycleConfiguration' | 'PutBucketLifecycleConfiguration' | 'DeleteBucketLifecycle'; readonly bucket: string }
   | { readonly kind: 'GetBucketEncryption' | 'PutBucketEncryption' | 'DeleteBucketEncryption'; readonly bucket: string }
   | { readonly kind: 'RestoreObject'; readonly bucket: string; readonly key: string; readonly versionId?: string }
+  | { readonly kind: 'GetBucketIntelligentTieringConfiguration' | 'PutBucketIntelligentTieringConfiguration' | 'DeleteBucketIntelligentTieringConfiguration'; readonly bucket: string; readonly id: string }
+  | { readonly kind: 'ListBucketIntelligentTieringConfigurations'; readonly bucket: string; readonly continuationToken?: string }
 
 const dataManagementKinds: ReadonlySet<string> = new Set<DataManagementEndpoint['kind']>([
   'GetBucketLifecycleConfiguration', 'PutBucketLifecycleConfiguration', 'DeleteBucketLifecycle',
   'GetBucketEncryption', 'PutBucketEncryption', 'DeleteBucketEncryption', 'RestoreObject',
+  'GetBucketIntelligentTieringConfiguration', 'PutBucketIntelligentTieringConfiguration', 'DeleteBucketIntelligentTieringConfiguration',
+  'ListBucketIntelligentTieringConfigurations',
 ])
 
 export function isDataManagementEndpoint(endpoint: Endpoint): endpoint is DataManagementEndpoint {
@@ -48,6 +53,7 @@ export function routeDataManagement(method: string, bucket: string, key: string 
       if (kind === undefined) throw methodNotAllowed(method, 'ENCRYPTION')
       return { kind, bucket }
     }
+    if (query.has('intelligent-tiering')) return routeIntelligentTiering(method, bucket, query)
     return undefined
   }
   if (!query.has('restore')) return undefined
@@ -55,6 +61,19 @@ export function routeDataManagement(method: string, bucket: string, key: string 
   const versionId = query.get('versionId')
   if (versionId === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { details: { ArgumentName: 'versionId', ArgumentValue: '' } })
   return { kind: 'RestoreObject', bucket, key, ...(versionId === undefined ? {} : { versionId }) }
+}
+
+/** ?intelligent-tiering: with an id, Get/Put/Delete one configuration; GET without one lists them. */
+function routeIntelligentTiering(method: string, bucket: string, query: ReadonlyMap<string, string>): DataManagementEndpoint {
+  const id = query.get('id')
+  if (method === 'GET' && id === undefined) {
+    const token = query.get('continuation-token')
+    return { kind: 'ListBucketIntelligentTieringConfigurations', bucket, ...(token === undefined ? {} : { continuationToken: token }) }
+  }
+  const kind = ({ GET: 'GetBucketIntelligentTieringConfiguration', PUT: 'PutBucketIntelligentTieringConfiguration', DELETE: 'DeleteBucketIntelligentTieringConfiguration' } as const)[method as 'GET']
+  if (kind === undefined) throw methodNotAllowed(method, 'INTELLIGENT_TIERING')
+  if (id === undefined || id === '') throw new S3Error('InvalidArgument', 'The id parameter is required', { details: { ArgumentName: 'id', ArgumentValue: id ?? '' } })
+  return { kind, bucket, id }
 }
 
 /** Which SSE headers each object operation takes (AWS's lists). */
@@ -99,12 +118,14 @@ interface Seen {
   encryption?: ObjectEncryptionInfo
   expiration?: ExpirationInfo
   restore?: RestoreInfo
+  archiveStatus?: ArchiveAccessTier
 }
 
-function remember(seen: Seen, result: { encryption?: ObjectEncryptionInfo; expiration?: ExpirationInfo; restore?: RestoreInfo }): void {
+function remember(seen: Seen, result: { encryption?: ObjectEncryptionInfo; expiration?: ExpirationInfo; restore?: RestoreInfo; archiveStatus?: ArchiveAccessTier }): void {
   if (result.encryption !== undefined) seen.encryption = result.encryption
   if (result.expiration !== undefined) seen.expiration = result.expiration
   if (result.restore !== undefined) seen.restore = result.restore
+  if (result.archiveStatus !== undefined) seen.archiveStatus = result.archiveStatus
 }
 
 /** The objects layer for one request: SSE parameters added to each call, results noted. */
@@ -147,6 +168,7 @@ const contextKinds: ReadonlySet<EndpointKind> = new Set<EndpointKind>(['PutObjec
 function responseHeaders(seen: Seen, parsed: RequestEncryption, kind: EndpointKind): Record<string, string> {
   const headers: Record<string, string> = encryptionResponseHeaders(seen.encryption, parsed.customer, contextKinds.has(kind))
   if (seen.expiration !== undefined) headers['x-amz-expiration'] = `expiry-date="${httpDate(seen.expiration.expiryMs)}", rule-id="${seen.expiration.ruleId}"`
+  if (seen.archiveStatus !== undefined) headers['x-amz-archive-status'] = seen.archiveStatus
   if (seen.restore !== undefined) {
     headers['x-amz-restore'] = seen.restore.ongoing || seen.restore.expiryMs === undefined
       ? `ongoing-request="${String(seen.restore.ongoing)}"`

@@ -49,6 +49,7 @@ export const s3ErrorStatuses = {
   MissingRequestBodyError: 400,
   NoSuchBucket: 404,
   NoSuchKey: 404,
+  NoSuchConfiguration: 404,
   NoSuchLifecycleConfiguration: 404,
   NoSuchTagSet: 404,
   NoSuchUpload: 404,
@@ -62,6 +63,7 @@ export const s3ErrorStatuses = {
   ServerSideEncryptionConfigurationNotFoundError: 404,
   ServiceUnavailable: 503,
   TooManyBuckets: 400,
+  TooManyConfigurations: 400,
   UnexpectedContent: 400,
 } as const satisfies Record<string, number>
 
