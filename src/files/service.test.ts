@@ -274,3 +274,22 @@ t.test('deleting a file system with open files and buffered writes leaves nothin
   const again = await files.createFileSystem('doomed')
   t.not(again.id, created.id, 'the name is free again; the id is new')
 })
+
+t.test('export policy changes apply at once to existing handles and survive a reopen', async (t) => {
+  const setup = await filesTestSetup({ metaBackend: 'level' })
+  t.teardown(() => setup.cleanup())
+  let files = setup.files
+  const top = await setup.root()
+  const kept = await files.create(root, top, 'kept', file)
+  await files.updateFileSystem('default', { exportPolicy: { readOnly: true, rootSquash: true, anonymousUid: 7, anonymousGid: 8, allowedClients: ['10.0.0.0/8'] } })
+  t.match((await files.fileSystemOf(kept.handle)).exportPolicy, { readOnly: true, rootSquash: true, anonymousUid: 7, anonymousGid: 8, allowedClients: ['10.0.0.0/8'] }, 'a handle from before sees the new policy')
+  await t.rejects(files.create(root, top, 'new', file), fileError('read-only'))
+  await t.rejects(files.write(kept.handle, 0, Buffer.from('x'), 'file-sync'), fileError('read-only'))
+  await t.rejects(files.remove(root, top, 'kept'), fileError('read-only'))
+  files = await setup.reopen()
+  t.match((await files.findFileSystem('default'))?.exportPolicy, { readOnly: true, rootSquash: true, anonymousUid: 7, allowedClients: ['10.0.0.0/8'] }, 'persisted')
+  await files.updateFileSystem('default', { exportPolicy: { readOnly: false, allowedClients: [] } })
+  t.match((await files.fileSystemOf(kept.handle)).exportPolicy, { readOnly: false, rootSquash: true, allowedClients: [] }, 'fields not named keep their value')
+  await files.write(kept.handle, 0, Buffer.from('x'), 'file-sync')
+  t.equal((await files.getAttributes(kept.handle)).sizeBytes, 1, 'writable again')
+})
