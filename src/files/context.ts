@@ -15,7 +15,6 @@ import { decodeInode, type FileSystemRecord, type InodeRecord } from './records.
 export type FilesLog = (event: string, fields: Record<string, unknown>) => void
 
 export interface FilesTuning {
-  readonly gcGraceMs: number
   readonly dayMs: number
   readonly accessTimeResolutionMs: number
   readonly chunking: Readonly<ContentDefinedChunkerOptions>

@@ -9,11 +9,11 @@
 // pass; runs further back are stored whole.
 //
 // Invariants: bytes leave memory only after the transaction holding them committed; a failed
-// flush puts every byte it took back under newer writes. The transaction runs within half the
-// GC grace period of the first put (else the chunks are put again). Never: hold the file's lock
+// flush puts every byte it took back under newer writes. Its chunks are held from GC until the
+// transaction committed (ChunkHold), however slow the puts were. Never: hold the file's lock
 // while waiting for the global buffer budget.
-import { fileLimits, isStoreError, StoreError, type ChunkId } from '../lib/index.ts'
-import type { Tier } from '../chunk/index.ts'
+import { fileLimits, isStoreError, type ChunkId } from '../lib/index.ts'
+import type { ChunkHold, Tier } from '../chunk/index.ts'
 import type { ActiveFile } from './active.ts'
 import { timestampOf } from './change.ts'
 import { cloneInode, requireInode, type FilesContext } from './context.ts'
@@ -59,10 +59,10 @@ export async function flushLocked(ctx: FilesContext, file: ActiveFile, mode: Flu
     for (let attempt = 1; ; attempt += 1) {
       const tier = await tierOf(ctx, file)
       if (tier === undefined) return // the file is gone: its bytes go with it
-      const { chunks, tails, firstPutMs } = await storeChunks(ctx, layer, mode, tier, signal)
-      const graceExceeded = ctx.tuning.gcGraceMs > 0 && firstPutMs !== undefined && ctx.clock.nowMs() - firstPutMs > ctx.tuning.gcGraceMs / 2
+      // Held until the extents committed, however long storing them took.
+      using hold = ctx.chunkStore.hold()
+      const { chunks, tails } = await storeChunks(ctx, layer, mode, tier, hold, signal)
       try {
-        if (graceExceeded) throw new StoreError('CHUNK_MISSING', 'flush took longer than half the GC grace period')
         await commitChunks(ctx, file, chunks, change, modifyMs)
       } catch (error) {
         if (isStoreError(error, 'CHUNK_MISSING') && attempt < 3) {
@@ -107,15 +107,13 @@ async function tierOf(ctx: FilesContext, file: ActiveFile): Promise<Tier | undef
 }
 
 /** Chunk the runs and put the chunks (bounded in flight); returns what to commit and what stays buffered. */
-async function storeChunks(ctx: FilesContext, layer: DirtyBuffer, mode: FlushMode, tier: Tier, signal: AbortSignal | undefined) {
+async function storeChunks(ctx: FilesContext, layer: DirtyBuffer, mode: FlushMode, tier: Tier, hold: ChunkHold, signal: AbortSignal | undefined) {
   const chunks: StoredChunk[] = []
   const tails: Tail[] = []
   const inFlight = new Set<Promise<void>>()
-  let firstPutMs: number | undefined
   let failure: unknown
   const put = async (offset: number, data: Buffer): Promise<void> => {
-    const stored = await ctx.chunkStore.put(data, { tier, signal })
-    firstPutMs ??= ctx.clock.nowMs()
+    const stored = await ctx.chunkStore.put(data, { tier, hold, ...(signal === undefined ? {} : { signal }) })
     chunks.push({ offset, lengthBytes: data.length, id: stored.id, storedBytes: stored.storedBytes, plainBytes: stored.plainBytes })
   }
   const schedule = async (offset: number, data: Buffer): Promise<void> => {
@@ -137,7 +135,7 @@ async function storeChunks(ctx: FilesContext, layer: DirtyBuffer, mode: FlushMod
   await Promise.all(inFlight)
   if (failure !== undefined) throw failure
   chunks.sort((a, b) => a.offset - b.offset)
-  return { chunks, tails, firstPutMs }
+  return { chunks, tails }
 }
 
 async function chunkRun(ctx: FilesContext, run: Run, keepTail: boolean, schedule: (offset: number, data: Buffer) => Promise<void>, tails: Tail[]): Promise<void> {

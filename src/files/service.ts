@@ -9,7 +9,7 @@
 // waits for background work, and leaves the stores open (their owner closes them).
 // Never: acknowledge a stable write, commit or close before its metadata transaction committed.
 import { contentDefinedChunkerDefaults, type ChunkStore, type ContentDefinedChunkerOptions } from '../chunk/index.ts'
-import { fileLimits, limits, StoreError, systemClock, systemRandom, type Clock, type Random } from '../lib/index.ts'
+import { fileLimits, StoreError, systemClock, systemRandom, type Clock, type Random } from '../lib/index.ts'
 import type { MetaStore } from '../meta/index.ts'
 import type {
   AttributeChanges, Caller, Created, DirectoryChange, DirectoryPage, FileAttributes, FileHandle, FileService, FileSystemId,
@@ -39,8 +39,6 @@ export interface FilesOptions {
   readonly chunkStore: ChunkStore
   readonly clock?: Clock
   readonly random?: Random
-  /** The chunk store's GC grace period: a flush references its chunks within half of it. */
-  readonly gcGraceMs?: number
   /** Length of a lifecycle "day" (default 24 h; tests use seconds). */
   readonly dayMs?: number
   /** How often lifecycle passes run (default a quarter day, at most an hour); 0: only on request. */
@@ -98,7 +96,6 @@ export class FileEngine implements FileService {
     const dayMs = options.dayMs ?? defaultDayMs
     if (!Number.isSafeInteger(dayMs) || dayMs < 1) throw new StoreError('INVALID_ARGUMENT', 'dayMs must be a positive integer')
     const tuning: FilesTuning = {
-      gcGraceMs: options.gcGraceMs ?? limits.gcGraceMsDefault,
       dayMs,
       accessTimeResolutionMs: Math.min(fileLimits.accessTimeResolutionMsMax, Math.max(1, Math.floor(dayMs / 4))),
       chunking: options.chunking ?? contentDefinedChunkerDefaults,

@@ -50,7 +50,7 @@ export async function filesTestSetup(options: FilesTestOptions = {}): Promise<Fi
     })
   }
   const openFiles = (chunkStore: ChunkStore, overrides: Partial<Omit<FilesOptions, 'meta' | 'chunkStore'>> = {}): Promise<FileEngine> =>
-    FileEngine.open({ meta, chunkStore, clock, chunking: smallChunks, gcGraceMs: options.gcGraceMs ?? 60_000, lifecycleIntervalMs: 0, ...options.files, ...overrides, onBug: (error) => { throw error } })
+    FileEngine.open({ meta, chunkStore, clock, chunking: smallChunks, lifecycleIntervalMs: 0, ...options.files, ...overrides, onBug: (error) => { throw error } })
   const chunkStore = await openStore()
   const setup: FilesTestSetup = {
     directory, meta, chunkStore,

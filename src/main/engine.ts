@@ -156,7 +156,6 @@ async function openFiles(config: ServerConfig, logger: Logger, world: EngineWorl
     ...core,
     clock: world.clock,
     random: world.random,
-    gcGraceMs: config.gcGraceMs,
     dayMs: config.lifecycleDayMs,
     lifecycleIntervalMs: config.lifecycleIntervalMs,
     freeBytes: () => world.io.freeBytes(config.dataDir),
