@@ -81,6 +81,10 @@ function notFound(message: string): ObjectsError {
   return new ObjectsError('NOT_FOUND', message, { hint: 'KMS.NotFoundException' })
 }
 
+function aliasExists(alias: string): ObjectsError {
+  return new ObjectsError('ALREADY_EXISTS', `An alias with the name ${alias} already exists`)
+}
+
 function unusable(record: KmsKeyRecord): ObjectsError {
   const arn = kmsKeyArn(record)
   return record.state === 'Disabled'
@@ -171,6 +175,8 @@ export class KeyManagement {
       throw new ObjectsError('INVALID_ARGUMENT', `a key description is at most ${dataManagementLimits.kmsDescriptionCharsMax} characters`)
     }
     const alias = options.alias === undefined ? undefined : normalizeAlias(options.alias)
+    // Checked before the key ring allocates material (and again in the transaction, for races).
+    if (alias !== undefined && (await this.#meta.read((tx) => tx.get(kmsAliasKey(alias))))) throw aliasExists(alias)
     const domain = await this.#source().createDomain()
     const nowMs = this.#clock.nowMs()
     const record: KmsKeyRecord = {
@@ -187,7 +193,7 @@ export class KeyManagement {
       const count = (await tx.scan({ ...kmsKeyRange(), limit: dataManagementLimits.kmsKeysMax })).length
       if (count >= dataManagementLimits.kmsKeysMax) throw new StoreError('LIMIT_EXCEEDED', `this data dir already holds ${count} KMS keys, the most it takes`)
       if (await tx.get(kmsKeyKey(record.keyId))) throw new StoreError('ALREADY_EXISTS', `KMS key ${record.keyId} exists (random gave a repeated id)`)
-      if (alias !== undefined && (await tx.get(kmsAliasKey(alias)))) throw new ObjectsError('ALREADY_EXISTS', `An alias with the name ${alias} already exists`)
+      if (alias !== undefined && (await tx.get(kmsAliasKey(alias)))) throw aliasExists(alias)
       tx.put(kmsKeyKey(record.keyId), encodeKmsKey(record))
       if (alias !== undefined) tx.put(kmsAliasKey(alias), encodeKmsAlias({ keyId: record.keyId }))
     })
