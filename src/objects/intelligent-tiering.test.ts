@@ -257,3 +257,21 @@ t.test('a configuration put later applies to versions already in Archive Instant
   await t.rejects(setup.objects.putBucketIntelligentTiering(setup.root, 'tiering', { id: 'bad', enabled: true, filter: { tags: [] }, archiveAccessDays: 200, deepArchiveAccessDays: 190 }), { code: 'INVALID_ARGUMENT' })
   await t.rejects(setup.objects.getBucketIntelligentTiering(setup.root, 'tiering', 'bad'), { code: 'NOT_FOUND', message: /^NoSuchConfiguration: / })
 })
+
+t.test('a lifecycle transition into INTELLIGENT_TIERING starts in Frequent Access, idle time counted from the transition', async (t) => {
+  const setup = await setupWith(t)
+  await setup.objects.putBucketLifecycle(setup.root, 'tiering', { rules: [{ id: 'to-it', enabled: true, filter: { kind: 'empty' }, transitions: [{ days: 40, storageClass: 'INTELLIGENT_TIERING' }], noncurrentTransitions: [] }] })
+  await put(setup, 'tiering', 'k', randomBytesFrom(9, 200_000))
+  setup.clock.advance(40 * day)
+  await settle(setup)
+  const record = await currentRecord(setup, 'k')
+  t.equal(record.storageClass, 'INTELLIGENT_TIERING', 'transitioned')
+  const transitionedMs = record.tiering?.lastAccessMs ?? 0
+  t.ok(transitionedMs >= record.lastModifiedMs + 40 * day, 'idle time counts from the transition, not the write')
+  setup.clock.advance(transitionedMs + 30 * day - 1 - setup.clock.nowMs())
+  await settle(setup)
+  t.equal(await accessTier(setup, 'k'), 'FREQUENT_ACCESS', '30 days after the write, not yet after the transition')
+  setup.clock.advance(1)
+  await settle(setup)
+  t.equal(await accessTier(setup, 'k'), 'INFREQUENT_ACCESS', '30 days after the transition')
+})

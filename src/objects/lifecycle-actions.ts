@@ -69,11 +69,14 @@ export async function transitionVersion(context: ObjectsContext, bucket: BucketR
     const record = await sameVersion(tx, bucket.id, key, expected)
     if (record === undefined || record.storageClass !== expected.storageClass || record.deleteMarker) return false
     const { restore: _dropped, tiering: _reset, ...rest } = record
-    const updated: VersionRecord = { ...rest, storageClass }
+    const nowMs = context.clock.nowMs()
+    // Into INTELLIGENT_TIERING: Frequent Access, idle time counted from the transition.
+    const tiering = storageClass === 'INTELLIGENT_TIERING' ? { tiering: { accessTier: 'FREQUENT_ACCESS' as const, lastAccessMs: nowMs } } : {}
+    const updated: VersionRecord = { ...rest, storageClass, ...tiering }
     await rewriteVersion(tx, bucket.id, key, updated)
-    if (versionTier(updated) !== versionTier(record)) putDue(tx, context.clock.nowMs(), bucket.id, key, updated, 'tier-move')
-    // A version that becomes INTELLIGENT_TIERING starts in Frequent Access; its first check computes the schedule.
-    if (storageClass === 'INTELLIGENT_TIERING') putDue(tx, context.clock.nowMs(), bucket.id, key, updated, 'tiering-check')
+    if (versionTier(updated) !== versionTier(record)) putDue(tx, nowMs, bucket.id, key, updated, 'tier-move')
+    // Its first check computes the schedule.
+    if (storageClass === 'INTELLIGENT_TIERING') putDue(tx, nowMs, bucket.id, key, updated, 'tiering-check')
     return true
   })
 }
