@@ -8,7 +8,7 @@
 // A key is {keyId, arn, description, state, createdMs, stateChangedMs?, aliases,
 // currentGeneration, generations: [{generation, createdMs}]}; key material never leaves the
 // server. Errors are StoreErrors of the objects layer (unknown key 404, disabled 409, ...).
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { KeyManagement } from '../objects/index.ts'
 
 const createSchema = {
@@ -22,7 +22,11 @@ const createSchema = {
 type KeyAction = 'disable' | 'enable' | 'rotate'
 
 export function kmsRoutes(scope: FastifyInstance, kms: () => KeyManagement | undefined): void {
-  scope.post('/kms/keys', { schema: createSchema }, async (request, reply) => {
+  // Both fields are optional, so is the body: `curl -X POST .../kms/keys` creates a key.
+  const emptyBody = async (request: FastifyRequest) => {
+    request.body ??= {}
+  }
+  scope.post('/kms/keys', { schema: createSchema, preValidation: emptyBody }, async (request, reply) => {
     const service = kms()
     if (service === undefined) return reply.code(503).send({ error: 'not available yet' })
     const body = (request.body ?? {}) as { description?: string; alias?: string }
