@@ -7,6 +7,7 @@
 // request and compared in constant time; every x-amz-* header present is covered by the
 // signature. This module never reads the body: the caller verifies the payload hash
 // (verifyPayloadSha256) or decodes aws-chunked bodies with the returned chunkSigning context.
+import { createSecretKey, type KeyObject } from 'node:crypto'
 import { s3RequestLimits, type Clock } from '../../lib/index.ts'
 import {
   buildCanonicalRequest,
@@ -128,7 +129,7 @@ export function createSigV4Verifier(options: SigV4VerifierOptions): SigV4Verifie
     if (secret === undefined) {
       throw new S3AuthError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { details: { AWSAccessKeyId: accessKeyId } })
     }
-    const signingKey = signingKeys.get(accessKeyId, secret, parsed.credential)
+    const { signingKey, hmacKey } = signingKeys.get(accessKeyId, secret, parsed.credential)
     const canonicalRequest = buildCanonicalRequest({
       method: request.method,
       canonicalUri: canonicalUri(request.rawPath),
@@ -138,7 +139,7 @@ export function createSigV4Verifier(options: SigV4VerifierOptions): SigV4Verifie
       payloadHash: payloadClaim,
     })
     const stringToSign = requestStringToSign(parsed.amzDate, parsed.credential.scope, canonicalRequest)
-    const signature = signString(signingKey, stringToSign)
+    const signature = signString(hmacKey, stringToSign)
     if (!signaturesEqual(signature, parsed.signature)) {
       throw new S3AuthError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
         details: { AWSAccessKeyId: accessKeyId, StringToSign: stringToSign, SignatureProvided: parsed.signature, CanonicalRequest: canonicalRequest },
@@ -260,23 +261,39 @@ export function verifyPayloadSha256(claimedSha256Hex: string, computed: Uint8Arr
   }
 }
 
-/** Bounded LRU of derived signing keys; an entry is reused only while the secret is unchanged. */
+/**
+ * Bounded LRU of derived signing keys (as KeyObjects: HMAC with a KeyObject skips the key
+ * preparation node:crypto does for a Buffer on every call); an entry is reused only while the
+ * secret is unchanged.
+ */
 class SigningKeyCache {
   readonly #entriesMax: number
-  readonly #entries = new Map<string, { secret: string; signingKey: Buffer }>()
+  readonly #entries = new Map<string, CachedSigningKey>()
   constructor(entriesMax: number) {
     this.#entriesMax = entriesMax
   }
-  get(accessKeyId: string, secret: string, credential: ParsedSigV4['credential']): Buffer {
+  get(accessKeyId: string, secret: string, credential: ParsedSigV4['credential']): CachedSigningKey {
     const cacheKey = `${accessKeyId}\n${credential.scope}`
     const cached = this.#entries.get(cacheKey)
     this.#entries.delete(cacheKey)
-    const signingKey = cached?.secret === secret ? cached.signingKey : deriveSigningKey(secret, credential.date, credential.region, credential.service)
-    this.#entries.set(cacheKey, { secret, signingKey })
+    const entry = cached?.secret === secret ? cached : derivedKey(secret, credential)
+    this.#entries.set(cacheKey, entry)
     if (this.#entries.size > this.#entriesMax) {
       const oldest = this.#entries.keys().next()
       if (!oldest.done) this.#entries.delete(oldest.value)
     }
-    return signingKey
+    return entry
   }
+}
+
+interface CachedSigningKey {
+  readonly secret: string
+  readonly signingKey: Buffer
+  /** The same key as a KeyObject, for the request signature's HMAC. */
+  readonly hmacKey: KeyObject
+}
+
+function derivedKey(secret: string, credential: ParsedSigV4['credential']): CachedSigningKey {
+  const signingKey = deriveSigningKey(secret, credential.date, credential.region, credential.service)
+  return { secret, signingKey, hmacKey: createSecretKey(signingKey) }
 }
