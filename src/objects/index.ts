@@ -6,3 +6,4 @@ export { KeyManagement, kmsAccountId, kmsKeyArn, normalizeAlias, type KmsKeyInfo
 export { deleteMarkerOf, ObjectsError, type DeleteMarkerInfo } from './errors.ts'
 export { rootPrincipal, rootUserId, type RootCredentials } from './users.ts'
 export { validateBucketName } from './validate.ts'
+export { WholeBody } from './reader.ts'

@@ -65,14 +65,26 @@ export function readVersion(
   signal: AbortSignal,
 ): AsyncIterable<Buffer> {
   const resolved = range ?? { first: 0, last: record.sizeBytes - 1 }
-  if (record.data.kind === 'inline') return inlineBody(record.data.bytes, resolved, signal)
-  if (record.sizeBytes === 0 || record.data.kind === 'none') return inlineBody(Buffer.alloc(0), resolved, signal)
+  if (record.data.kind === 'inline') return new WholeBody(record.data.bytes.subarray(resolved.first, resolved.last + 1), signal)
+  if (record.sizeBytes === 0 || record.data.kind === 'none') return new WholeBody(Buffer.alloc(0), signal)
   return chunkBody(stores, piecesOfVersion(stores.meta, record, resolved), signal)
 }
 
-async function* inlineBody(bytes: Buffer, range: ResolvedRange, signal: AbortSignal): AsyncGenerator<Buffer> {
-  throwIfAborted(signal)
-  if (bytes.length > 0) yield bytes.subarray(range.first, range.last + 1)
+/**
+ * A body already whole in memory (inline objects, empty bodies): iterable like any body, and an
+ * edge that recognises it can send the bytes in one write with the headers instead of streaming.
+ */
+export class WholeBody implements AsyncIterable<Buffer> {
+  readonly bytes: Buffer
+  readonly #signal: AbortSignal
+  constructor(bytes: Buffer, signal: AbortSignal) {
+    this.bytes = bytes
+    this.#signal = signal
+  }
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    throwIfAborted(this.#signal)
+    if (this.bytes.length > 0) yield this.bytes
+  }
 }
 
 async function readPiece(chunkStore: ChunkStore, piece: Piece, signal: AbortSignal): Promise<Buffer> {

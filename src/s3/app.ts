@@ -16,7 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { systemRandom, type Clock, type Random } from '../lib/index.ts'
-import type { ObjectsService } from '../objects/index.ts'
+import { WholeBody, type ObjectsService } from '../objects/index.ts'
 import { headerValue, type RequestHeaders } from './auth/index.ts'
 import { Authenticator } from './authenticate.ts'
 import type { S3Context, S3Response, S3Settings } from './context.ts'
@@ -168,6 +168,9 @@ function endpointResource(endpoint: Endpoint): ErrorResource {
   return resource
 }
 
+/** type/subtype of RFC 9110 tokens, no parameters: what fastify's ContentType parses as is. */
+const plainMediaType = /^[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+$/
+
 function send(reply: FastifyReply, response: S3Response, method: string | undefined, options: S3AppOptions): FastifyReply {
   reply.code(response.status)
   // Header values can carry client data (metadata, response-* overrides): never let one make
@@ -177,6 +180,10 @@ function send(reply: FastifyReply, response: S3Response, method: string | undefi
   const { body } = response
   if (body === undefined || method === 'HEAD') return reply.send()
   if (typeof body === 'string') return reply.send(body)
+  // Small objects are whole in memory: one write with the headers, not a stream's several.
+  // Only when fastify keeps our Content-Type: for a Buffer it replaces one it cannot parse as
+  // type/subtype (an RFC 2047-encoded override, parameters it rejects) with octet-stream.
+  if (body instanceof WholeBody && plainMediaType.test(response.headers['content-type'] ?? '')) return reply.send(body.bytes)
   return reply.send(Readable.from(body, { objectMode: false }))
 }
 
