@@ -41,6 +41,9 @@ export const partRange = (uploadId: string) => prefixRange('s3', 'part', uploadI
 export const userKey = (name: string): Buffer => key('admin', 'user', name)
 export const userRange = () => prefixRange('admin', 'user')
 export const accessKeyKey = (accessKeyId: string): Buffer => key('admin', 'accessKey', accessKeyId)
+export const accessKeyRange = () => prefixRange('admin', 'accessKey')
+/** The key-ring domain that seals access key secrets (its number as a decimal string). */
+export const userSecretsDomainKey = (): Buffer => key('admin', 'userSecretsDomain')
 
 export function invertOrder(order: number): number {
   assert(Number.isSafeInteger(order) && order >= 0, 'version orders are u53')

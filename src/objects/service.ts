@@ -24,6 +24,7 @@ import { deleteBucketLifecycle, expirationAfterWrite, getBucketLifecycle, putBuc
 import { deleteBucketEncryption, getBucketEncryption, putBucketEncryption } from './sse.ts'
 import { uploadPartCopyWithEncryption } from './sse-copy.ts'
 import type { Principal, PutObjectResult } from './api.ts'
+import { UserSecrets } from './user-secrets.ts'
 import { Users, type RootCredentials } from './users.ts'
 import { deleteObject, putObject } from './write.ts'
 
@@ -97,7 +98,9 @@ export async function openObjects(options: ObjectsOptions): Promise<ObjectsLayer
     kms: new KeyManagement({ meta: options.meta, keys: dataManagement.keyDomains, clock: options.clock, random: options.random, region: defaultRegion }),
     accessLog: new AccessLog(),
   }
-  const users = new Users({ meta: options.meta, clock: options.clock, random: options.random, ...(options.rootCredentials === undefined ? {} : { root: options.rootCredentials }) })
+  const secrets = new UserSecrets({ meta: options.meta, keys: dataManagement.keyDomains, random: options.random })
+  const users = new Users({ meta: options.meta, clock: options.clock, random: options.random, secrets, ...(options.rootCredentials === undefined ? {} : { root: options.rootCredentials }) })
+  await users.resealPlainSecrets()
   return new Objects(context, users)
 }
 
