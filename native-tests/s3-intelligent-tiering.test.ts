@@ -2,7 +2,8 @@
 // day: an object of 300 KB left alone for 30 "days" moves to Infrequent Access (its data lands in
 // the cold tier directory; /metrics counts the move), a GET reads identical bytes and brings it
 // back to Frequent Access (data copied back to the hot tier); an object under 128 KiB stays.
-// Takes ~35 s: the day cannot be shorter than a second.
+// Then a SIGKILL and restart: the state and queue survive. Takes ~40 s: the day cannot be
+// shorter than a second.
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -67,4 +68,16 @@ t.test('INTELLIGENT_TIERING: idle -> Infrequent Access in the cold tier, a GET b
   t.equal(sha256(await again.Body?.transformToByteArray() ?? new Uint8Array()), sha256(body), 'bytes unchanged after both moves')
   const smallRead = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'small' }))
   t.equal(sha256(await smallRead.Body?.transformToByteArray() ?? new Uint8Array()), sha256(small))
+
+  // The tiering state and its pending checks survive a SIGKILL: the restarted server reads on.
+  client.destroy()
+  await s3.server.stop('SIGKILL')
+  const again2 = await startS3(t, { dataDir, args: ['--lifecycle-day-seconds', '1'] })
+  const client2 = new S3Client({ endpoint: again2.httpUrl, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } })
+  t.teardown(() => client2.destroy())
+  const afterRestart = await client2.send(new GetObjectCommand({ Bucket: bucket, Key: 'tiered' }))
+  t.equal(sha256(await afterRestart.Body?.transformToByteArray() ?? new Uint8Array()), sha256(body), 'identical bytes after a SIGKILL and restart')
+  await new Promise((resolve) => setTimeout(resolve, 2_500)) // a few background ticks over the restored queue
+  t.equal(await metric(again2.server.adminUrl, 'cairn_s3_tiering_flushed_accesses'), 1, 'the restarted worker flushed the new read')
+  t.notMatch(again2.server.stderr(), /"level":"(fatal|error)"/, 'no errors logged by the restarted server')
 })
