@@ -294,8 +294,11 @@ function runChild(directory: string, seed: number, killAfterMs: number): Promise
     let timer: ReturnType<typeof setTimeout> | undefined
     process_.stdout.setEncoding('utf8').on('data', (text: string) => {
       stdout += text
-      // Start the clock once the child works (its start-up time varies with the machine's load).
-      timer ??= setTimeout(() => process_.kill('SIGKILL'), killAfterMs)
+      // Start the clock once the child acknowledged a few operations (its start-up and its pace
+      // vary with the machine's load), so every round kills a child in the middle of its work.
+      if (timer === undefined && stdout.split('\n').filter((line) => line.startsWith('{"done"')).length > 5) {
+        timer = setTimeout(() => process_.kill('SIGKILL'), killAfterMs)
+      }
     })
     process_.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
     const safety = setTimeout(() => process_.kill('SIGKILL'), 60_000)

@@ -122,7 +122,8 @@ export function spawnCairn(t: Teardown, options: StartOptions = {}): CairnServer
 /** Start the server and wait until /health answers 200. */
 export async function startCairn(t: Teardown, options: StartOptions = {}): Promise<CairnServer> {
   const server = spawnCairn(t, options)
-  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000)
+  // A ceiling, not a pace: a loaded CI machine can take many seconds (TLS key generation, Node start).
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000)
   let exit: Exit | undefined
   void server.exited.then((value) => (exit = value))
   while (Date.now() < deadline) {
