@@ -139,6 +139,16 @@ async function storeChunks(ctx: FilesContext, layer: DirtyBuffer, mode: FlushMod
 }
 
 async function chunkRun(ctx: FilesContext, run: Run, keepTail: boolean, schedule: (offset: number, data: Buffer) => Promise<void>, tails: Tail[]): Promise<void> {
+  if (run.lengthBytes < ctx.tuning.chunking.minBytes) {
+    // Content-defined chunking never cuts before minBytes, so a shorter run is one chunk (or,
+    // kept, one tail) either way. Skipping the chunker matters for small files: a chunker's
+    // carry buffer is maxBytes (4 MiB), and with many small files flushing at once most would
+    // take a fresh chunker from the pool's few idle ones, so each 4 KiB file cost a 4 MiB
+    // allocation and V8 ran a full GC every few dozen files.
+    if (keepTail) collectTail(run, run.offset, tails)
+    else await schedule(run.offset, run.pieces.length === 1 ? Buffer.from(run.pieces[0] as Buffer) : Buffer.concat(run.pieces, run.lengthBytes))
+    return
+  }
   const chunker = ctx.chunkers.take()
   try {
     let offset = run.offset

@@ -66,6 +66,34 @@ t.test('pieces, early flushes and one-pass chunking agree; identical files dedup
   t.ok(after.storedBytes <= info.usage.storedBytes * 1.1, `a second copy adds (almost) nothing stored: ${info.usage.storedBytes} -> ${after.storedBytes}`)
 })
 
+t.test('files shorter than the chunker minimum: one chunk each, as one pass of the chunker gives, also many at once', async (t) => {
+  const setup = await filesTestSetup()
+  t.teardown(() => setup.cleanup())
+  const files = setup.files
+  const top = await setup.root()
+  const random = new SeededRandom(11)
+  // Sizes below smallChunks.minBytes, and one exactly at it (the chunker's path).
+  const contents = Array.from({ length: 24 }, (_, index) => random.bytes(index === 0 ? smallChunks.minBytes : 1 + random.int(smallChunks.minBytes - 1)))
+  await Promise.all(contents.map(async (content, index) => {
+    const created = await files.create(root, top, `small-${index}`, file)
+    await files.openFile(created.handle)
+    const half = Math.floor(content.length / 2)
+    await files.write(created.handle, half, content.subarray(half), 'unstable')
+    await files.write(created.handle, 0, content.subarray(0, half), 'file-sync') // flushes both pieces
+    await files.closeFile(created.handle)
+    t.ok((await files.read(created.handle, 0, content.length + 10)).data.equals(content), `small-${index} reads back`)
+  }))
+  const expected = new Set<string>()
+  for (const content of contents) {
+    const chunker = new ContentDefinedChunker(smallChunks)
+    const chunks = [...chunker.push(content), ...chunker.finish()]
+    t.equal(chunks.length, 1, 'one pass of the chunker gives one chunk')
+    expected.add(chunkIdHex(await setup.chunkStore.idOf(chunks[0]!)))
+  }
+  const stored = await chunkRefHexes(setup, (await files.describeFileSystem('default')).id)
+  t.same([...stored].sort(), [...expected].sort(), 'the same chunks as the chunker')
+})
+
 t.test('after deleting everything, GC leaves no chunk and no file system record', async (t) => {
   const setup = await filesTestSetup({ gcGraceMs: 0 })
   t.teardown(() => setup.cleanup())
