@@ -62,6 +62,8 @@ export interface GuestOptions {
   /** Files copied into the guest as /extra/<name>. */
   readonly extras?: readonly string[]
   readonly timeoutMs: number
+  /** Called with everything the guest printed so far, each time it prints more. */
+  readonly onOutput?: (output: string) => void
 }
 
 /** Boot once: mount, run the workload, unmount, power off. */
@@ -73,7 +75,10 @@ export async function runGuest(options: GuestOptions): Promise<GuestRun> {
   const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
     const child = spawn(join(vmDir, 'run-guest.sh'), args, { env: { ...process.env, NFSVM_CACHE: process.env.NFSVM_CACHE ?? '/tmp/cairn-nfs-vm-cache' }, stdio: ['ignore', 'pipe', 'pipe'] })
     let text = ''
-    child.stdout.on('data', (chunk: Buffer) => { text += chunk.toString() })
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+      options.onOutput?.(text)
+    })
     child.stderr.on('data', (chunk: Buffer) => { text += chunk.toString() })
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs + 20_000)
     child.on('close', (exitCode) => {

@@ -22,6 +22,7 @@ import type { ServerConfig } from './config.ts'
 import { credentialsFromEnv, formatCredentialsAnnouncement, loadRootCredentials, type RootCredentials } from './credentials.ts'
 import { openEngine, systemWorld, type Engine, type EngineWorld } from './engine.ts'
 import type { Logger } from './logger.ts'
+import { fileClientStore } from './nfs-clients.ts'
 import { cairnVersion } from './version.ts'
 
 /** In-flight requests get this long to finish at shutdown before connections are cut. */
@@ -218,6 +219,7 @@ async function startNfs(parts: NfsParts): Promise<NfsServer | undefined> {
       random: world.random,
       leaseMs: config.nfsLeaseMs,
       graceMs: config.nfsGraceMs,
+      clientStore: fileClientStore(world.io, config.dataDir),
       onBug: parts.onBug,
     })
   } catch (error) {

@@ -12,6 +12,7 @@ import { RpcAcceptError, startRpcServer, type RpcProgram } from './rpc.ts'
 import { compoundProcedure, nfsProgram, nfsVersion4 } from './v4/constants.ts'
 import { handleCompound } from './v4/compound.ts'
 import type { NfsServerContext } from './v4/context.ts'
+import { GracePeriod, type NfsClientStore } from './v4/grace.ts'
 import { StateManager } from './v4/state.ts'
 
 export interface NfsServerOptions {
@@ -23,8 +24,13 @@ export interface NfsServerOptions {
   readonly random?: Random
   /** Client lease (NFS lease_time); default nfsLimits.leaseMsDefault. */
   readonly leaseMs?: number
-  /** Reclaim-only period after start; default the lease. Tests use 0. */
+  /**
+   * Reclaim-only period after start; default the lease. It ends early when no client was
+   * recorded in clientStore, or when every recorded client sent RECLAIM_COMPLETE. Tests use 0.
+   */
   readonly graceMs?: number
+  /** Client records kept across restarts (see v4/grace.ts); absent: any client may reclaim during the grace period. */
+  readonly clientStore?: NfsClientStore
   /** A bug surfaced in a request: main logs it and exits. */
   readonly onBug?: (error: Error) => void
   /** EXCHANGE_ID server owner / scope: the same for every instance serving the same data. */
@@ -47,15 +53,19 @@ export async function startNfsServer(options: NfsServerOptions): Promise<NfsServ
   const leaseMs = options.leaseMs ?? nfsLimits.leaseMsDefault
   const startedMs = clock.nowMs()
   const files = options.files
+  let grace: GracePeriod | undefined
   const state = new StateManager({
     clock, leaseMs, bootId: random.bytes(4).readUInt32BE(0),
     onOpenReleased: (open) => {
       files.closeFile(open.object.handle).catch((error: unknown) => logger.warn({ err: error }, 'closing an expired open failed'))
     },
+    onClientRemoved: () => grace?.removed(),
+  })
+  grace = await GracePeriod.open({
+    clock, logger, startedMs, graceMs: options.graceMs ?? leaseMs, store: options.clientStore, confirmedClients: () => state.confirmedClients(),
   })
   const context: NfsServerContext = {
-    files, state, logger, clock, random, startedMs,
-    graceUntilMs: startedMs + (options.graceMs ?? leaseMs),
+    files, state, logger, clock, random, startedMs, grace,
     leaseSeconds: Math.max(1, Math.round(leaseMs / 1000)),
     serverOwner: Buffer.from(options.serverOwner ?? 'cairn'),
   }
@@ -85,6 +95,7 @@ export async function startNfsServer(options: NfsServerOptions): Promise<NfsServ
     async close(graceMs) {
       clearInterval(sweeper)
       await rpc.close(graceMs)
+      await grace.idle()
     },
   }
 }

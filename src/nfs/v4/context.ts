@@ -17,6 +17,7 @@ import { encodeHandle } from './handles.ts'
 import { needsUsage, type AttributeSubject, type Bitmap, type ServerAttributeFacts } from './attributes.ts'
 import type { Session, Slot } from './sessions.ts'
 import type { StateManager, Stateid } from './state.ts'
+import type { GracePeriod } from './grace.ts'
 
 export interface NfsServerContext {
   readonly files: FileService
@@ -25,8 +26,8 @@ export interface NfsServerContext {
   readonly clock: Clock
   readonly random: Random
   readonly startedMs: number
-  /** Non-reclaim OPEN/LOCK answer NFS4ERR_GRACE until then. */
-  readonly graceUntilMs: number
+  /** Non-reclaim OPEN/LOCK answer NFS4ERR_GRACE while it lasts; it decides who may reclaim. */
+  readonly grace: GracePeriod
   readonly leaseSeconds: number
   /** EXCHANGE_ID server_owner major id and server_scope. */
   readonly serverOwner: Buffer

@@ -47,6 +47,7 @@ async function setclientidConfirm(ctx: CompoundContext, args: XdrReader): Promis
   }
   if (!client.confirmVerifier.equals(verifier)) nfsError(status.STALE_CLIENTID, 'wrong confirm verifier')
   state.confirm(client)
+  await ctx.server.grace.confirmed() // recorded before the client may take state
   return ok()
 }
 

@@ -43,9 +43,7 @@ function denied(conflict: LockRange<LockOwner>): OpResult {
 }
 
 function checkGrace(ctx: CompoundContext, client: Client, reclaim: boolean): void {
-  const inGrace = ctx.server.clock.nowMs() < ctx.server.graceUntilMs
-  if (reclaim && (!inGrace || client.reclaimComplete)) nfsError(status.NO_GRACE, 'not in the grace period')
-  if (!reclaim && inGrace) nfsError(status.GRACE, 'in the grace period')
+  ctx.server.grace.check(client, reclaim)
 }
 
 function takeLock(ctx: CompoundContext, lock: LockState, kind: LockKind, wanted: { start: bigint; end: bigint }): OpResult {

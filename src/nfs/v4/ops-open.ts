@@ -80,15 +80,9 @@ function openClient(ctx: CompoundContext, clientId: bigint): Client {
 async function open(ctx: CompoundContext, args: XdrReader): Promise<OpResult> {
   const request = readOpenArgs(ctx, args)
   const client = openClient(ctx, request.clientId)
-  checkGrace(ctx, client, request.claim.type === openClaim.PREVIOUS)
+  ctx.server.grace.check(client, request.claim.type === openClaim.PREVIOUS)
   const key = ownerMutexKey(client.clientId, 'open', request.owner)
   return withSeqid(ctx, key, request.seqid, op.OPEN, () => ctx.server.state.openOwner(client, request.owner), () => openFile(ctx, client, request))
-}
-
-function checkGrace(ctx: CompoundContext, client: Client, reclaim: boolean): void {
-  const inGrace = ctx.server.clock.nowMs() < ctx.server.graceUntilMs
-  if (reclaim && (!inGrace || client.reclaimComplete)) nfsError(status.NO_GRACE, 'not in the grace period')
-  if (!reclaim && inGrace) nfsError(status.GRACE, 'in the grace period')
 }
 
 interface Target {

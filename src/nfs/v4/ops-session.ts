@@ -103,7 +103,8 @@ async function createSession(ctx: CompoundContext, args: XdrReader): Promise<OpR
   if (client.sessions.size >= nfsLimits.sessionsPerClientMax) nfsError(status.DELAY, 'too many sessions for this client')
   const fore = negotiateFore(foreAsked)
   const back = negotiateBack(backAsked)
-  if (!client.confirmed) state.confirm(client)
+  const newlyConfirmed = !client.confirmed
+  if (newlyConfirmed) state.confirm(client)
   const id = Buffer.alloc(sessionIdBytes)
   id.writeBigUInt64BE(client.clientId, 0)
   id.writeUInt32BE(state.bootId, 8)
@@ -117,6 +118,8 @@ async function createSession(ctx: CompoundContext, args: XdrReader): Promise<OpR
   writeChannelAttributes(body, back)
   client.createSessionSequence = (client.createSessionSequence + 1) >>> 0
   client.createSessionReply = body.toBuffer()
+  // Recorded before the client may take state; a retransmission meanwhile gets the cached reply.
+  if (newlyConfirmed) await ctx.server.grace.confirmed()
   return ok(body)
 }
 
@@ -158,6 +161,7 @@ async function reclaimComplete(ctx: CompoundContext, args: XdrReader): Promise<O
   }
   if (client.reclaimComplete) nfsError(status.COMPLETE_ALREADY, 'reclaim already complete')
   client.reclaimComplete = true
+  ctx.server.grace.reclaimCompleted(client)
   return ok()
 }
 

@@ -106,6 +106,8 @@ export interface StateManagerOptions {
   readonly bootId: number
   /** Called for each open state that goes away without CLOSE (expiry, replaced client). */
   readonly onOpenReleased: (state: OpenState) => void
+  /** Called when a confirmed client goes away (expiry, DESTROY_CLIENTID, replaced by its reboot). */
+  readonly onClientRemoved?: (client: Client) => void
 }
 
 const recentlyClosedMax = 4096
@@ -135,6 +137,7 @@ export class StateManager {
   readonly sessionsById = new Map<string, Session>()
   readonly #clock: Clock
   readonly #onOpenReleased: (state: OpenState) => void
+  readonly #onClientRemoved: ((client: Client) => void) | undefined
   readonly #clients = new Map<bigint, Client>()
   readonly #states = new Map<string, State>()
   readonly #fileOpens = new Map<string, Set<OpenState>>()
@@ -150,6 +153,7 @@ export class StateManager {
     this.bootId = options.bootId >>> 0
     this.#clock = options.clock
     this.#onOpenReleased = options.onOpenReleased
+    this.#onClientRemoved = options.onClientRemoved
   }
 
   get clientCount(): number {
@@ -194,6 +198,10 @@ export class StateManager {
     return client
   }
 
+  *confirmedClients(): Iterable<Client> {
+    for (const client of this.#clients.values()) if (client.confirmed) yield client
+  }
+
   findClient(clientId: bigint): Client | undefined {
     return this.#clients.get(clientId)
   }
@@ -221,6 +229,7 @@ export class StateManager {
     for (const session of client.sessions) this.sessionsById.delete(session.idKey)
     client.sessions.clear()
     this.#clients.delete(client.clientId)
+    if (client.confirmed) this.#onClientRemoved?.(client)
   }
 
   /** Expire clients whose lease lapsed more than slackMs ago; returns how many. */
