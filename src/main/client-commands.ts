@@ -6,7 +6,7 @@
 import { resolve } from 'node:path'
 import { nodeIo } from '../io/index.ts'
 import type { JsonValue } from '../admin/index.ts'
-import { adminRequest, ClientError, defaultAdminUrl, parseEndpoint, type AdminResponse } from './client.ts'
+import { adminRequest, ClientError, defaultAdminUrl, parseEndpoint, type AdminRequest, type AdminResponse } from './client.ts'
 import { credentialsFromEnv, readRootCredentialsFile, type RootCredentials } from './credentials.ts'
 import { parseFlags } from './flags.ts'
 import { renderTable } from './output.ts'
@@ -78,6 +78,44 @@ function failureMessage(response: AdminResponse, endpoint: URL, credentialsFrom:
 function errorText(body: JsonValue): string | undefined {
   if (body !== null && typeof body === 'object' && !Array.isArray(body) && typeof body.error === 'string') return body.error
   return undefined
+}
+
+/** An admin call of a CLI command failed: printed as "cairn <command> <action>: <message>", exit 1. */
+export class CommandFailed extends Error {}
+
+/** Where a client command sends its admin calls, and with which root credentials. */
+export interface AdminTarget {
+  endpoint: URL
+  credentials: RootCredentials
+  /** Where the credentials came from, for the message when the server rejects them. */
+  from: string
+}
+
+/** --endpoint (or CAIRN_ADMIN_URL, or the default) and the root credentials (see clientCredentials). */
+export async function adminTarget(values: { endpoint?: unknown; 'data-dir'?: unknown }, context: CommandContext): Promise<AdminTarget> {
+  const endpointText = (values.endpoint as string | undefined) ?? nonEmpty(context.env.CAIRN_ADMIN_URL) ?? defaultAdminUrl
+  const endpoint = parseEndpoint(endpointText, values.endpoint === undefined ? 'CAIRN_ADMIN_URL' : '--endpoint')
+  const { credentials, from } = await clientCredentials(values['data-dir'] as string | undefined, context)
+  return { endpoint, credentials, from }
+}
+
+/**
+ * One admin call: the body of a 2xx answer, else CommandFailed with a message for a person (no
+ * answer, rejected credentials, a server without this API (`api` names it), the server's error).
+ */
+export async function callAdmin(target: AdminTarget, api: string, request: { method: AdminRequest['method']; path: string; body?: JsonValue }): Promise<JsonValue> {
+  let response: AdminResponse
+  try {
+    response = await adminRequest({ endpoint: target.endpoint, credentials: target.credentials, idleTimeoutMs: 120_000, ...request })
+  } catch (error) {
+    if (error instanceof ClientError) throw new CommandFailed(error.message, { cause: error })
+    throw error
+  }
+  if (response.status >= 200 && response.status < 300) return response.body
+  if (response.status === 401) throw new CommandFailed(`the server at ${target.endpoint.origin} rejected the root credentials (from ${target.from})`)
+  const message = errorText(response.body)
+  if (response.status === 404 && message === 'no such route') throw new CommandFailed(`this server has no ${api} API (is it an older version?)`)
+  throw new CommandFailed(message ?? `the server answered ${response.status}: ${JSON.stringify(response.body)}`)
 }
 
 export async function clientCredentials(dataDirFlag: string | undefined, context: CommandContext): Promise<{ credentials: RootCredentials; from: string }> {

@@ -4,8 +4,7 @@
 // Exit codes: 0 done, 1 the server said no or could not be reached, 2 usage.
 import type { JsonValue } from '../admin/index.ts'
 import { formatSize } from '../lib/index.ts'
-import { adminRequest, ClientError, defaultAdminUrl, parseEndpoint } from './client.ts'
-import { clientCredentials, clientOptionsHelp, nonEmpty, type CommandContext } from './client-commands.ts'
+import { adminTarget, callAdmin, clientOptionsHelp, CommandFailed, type CommandContext } from './client-commands.ts'
 import { parseFlags, type FlagOptions } from './flags.ts'
 import { renderTable } from './output.ts'
 import { UsageError } from './usage-error.ts'
@@ -50,7 +49,6 @@ type Body = { [key: string]: JsonValue }
 const hint = 'run `cairn help fs`'
 
 /** The server said no: printed as "cairn fs create: <message>", exit 1. */
-class CommandFailed extends Error {}
 
 function field(value: JsonValue | undefined, name: string): JsonValue | undefined {
   return value !== null && value !== undefined && typeof value === 'object' && !Array.isArray(value) ? value[name] : undefined
@@ -147,21 +145,7 @@ export async function runFsCommand(args: readonly string[], context: CommandCont
 }
 
 async function send(call: Call, values: Values, context: CommandContext): Promise<JsonValue> {
-  const endpointText = (values.endpoint as string | undefined) ?? nonEmpty(context.env.CAIRN_ADMIN_URL) ?? defaultAdminUrl
-  const endpoint = parseEndpoint(endpointText, values.endpoint === undefined ? 'CAIRN_ADMIN_URL' : '--endpoint')
-  const { credentials, from } = await clientCredentials(values['data-dir'] as string | undefined, context)
-  let response
-  try {
-    response = await adminRequest({ endpoint, credentials, idleTimeoutMs: 120_000, method: call.method, path: `/admin/v1${call.path}`, body: call.body })
-  } catch (error) {
-    if (error instanceof ClientError) throw new CommandFailed(error.message, { cause: error })
-    throw error
-  }
-  if (response.status >= 200 && response.status < 300) return response.body
-  if (response.status === 401) throw new CommandFailed(`the server at ${endpoint.origin} rejected the root credentials (from ${from})`)
-  const message = field(response.body, 'error')
-  if (response.status === 404 && message === 'no such route') throw new CommandFailed('this server has no file system API (is it an older version?)')
-  throw new CommandFailed(typeof message === 'string' ? message : `the server answered ${response.status}`)
+  return callAdmin(await adminTarget(values, context), 'file system', { method: call.method, path: `/admin/v1${call.path}`, ...(call.body === undefined ? {} : { body: call.body }) })
 }
 
 function bytes(value: JsonValue | undefined): string {

@@ -4,8 +4,7 @@
 // ARN or alias. Tables for people, --json for scripts.
 // Exit codes: 0 done, 1 the server said no or could not be reached, 2 usage.
 import type { JsonValue } from '../admin/index.ts'
-import { adminRequest, ClientError, defaultAdminUrl, parseEndpoint } from './client.ts'
-import { clientCredentials, clientOptionsHelp, nonEmpty, type CommandContext } from './client-commands.ts'
+import { adminTarget, callAdmin, clientOptionsHelp, CommandFailed, type CommandContext } from './client-commands.ts'
 import { parseFlags } from './flags.ts'
 import { UsageError } from './usage-error.ts'
 
@@ -68,35 +67,20 @@ export async function runKmsCommand(args: readonly string[], context: CommandCon
   const { values, positionals } = parseFlags(rest, flagOptions, { positionals: true, ...hint })
   const takesKey = action !== 'create-key' && action !== 'list-keys'
   if (positionals.length !== (takesKey ? 1 : 0)) throw new UsageError(takesKey ? `kms ${action} takes one KEY (id, ARN or alias/NAME)` : `kms ${action} takes no arguments`, hint)
-  const endpointText = (values.endpoint as string | undefined) ?? nonEmpty(context.env.CAIRN_ADMIN_URL) ?? defaultAdminUrl
-  const endpoint = parseEndpoint(endpointText, values.endpoint === undefined ? 'CAIRN_ADMIN_URL' : '--endpoint')
-  const { credentials, from } = await clientCredentials(values['data-dir'] as string | undefined, context)
-  let response
+  const target = await adminTarget(values, context)
+  let body: JsonValue
   try {
-    response = await adminRequest({ endpoint, credentials, idleTimeoutMs: 60_000, ...requestFor(action, positionals[0] ?? '', values) })
+    body = await callAdmin(target, 'KMS', requestFor(action, positionals[0] ?? '', values))
   } catch (error) {
-    if (!(error instanceof ClientError)) throw error
+    if (!(error instanceof CommandFailed)) throw error
     context.stderr.write(`cairn kms ${action}: ${error.message}\n`)
     return 1
   }
-  if (response.status < 200 || response.status >= 300) {
-    const message = field(response.body, 'error')
-    const why =
-      response.status === 401
-        ? `the server at ${endpoint.origin} rejected the root credentials (from ${from})`
-        : response.status === 404 && message === 'no such route'
-          ? 'this server has no KMS API (is it an older version?)'
-          : typeof message === 'string'
-            ? message
-            : `the server answered ${response.status}`
-    context.stderr.write(`cairn kms ${action}: ${why}\n`)
-    return 1
-  }
   if (values.json === true) {
-    context.stdout.write(`${JSON.stringify(response.body, null, 2)}\n`)
+    context.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
     return 0
   }
-  context.stdout.write(action === 'list-keys' ? renderKeys(field(response.body, 'keys')) : renderKey(action, response.body))
+  context.stdout.write(action === 'list-keys' ? renderKeys(field(body, 'keys')) : renderKey(action, body))
   return 0
 }
 

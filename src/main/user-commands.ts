@@ -4,8 +4,7 @@
 // read; the secret cannot be shown again. --json for scripts.
 // Exit codes: 0 done, 1 the server said no or could not be reached, 2 usage.
 import type { JsonValue } from '../admin/index.ts'
-import { adminRequest, ClientError, defaultAdminUrl, parseEndpoint } from './client.ts'
-import { clientCredentials, clientOptionsHelp, nonEmpty, type CommandContext } from './client-commands.ts'
+import { adminTarget, callAdmin, clientOptionsHelp, CommandFailed, type CommandContext } from './client-commands.ts'
 import { parseFlags } from './flags.ts'
 import { UsageError } from './usage-error.ts'
 
@@ -30,9 +29,7 @@ export async function runUserCommand(args: readonly string[], context: CommandCo
   const expected = action === 'list' ? 0 : 1
   if (action !== 'create' && action !== 'list' && action !== 'delete') throw new UsageError(action === undefined ? 'say what to do: create, list or delete' : `unknown action "${action}"`, { hint: 'run `cairn help user`' })
   if (positionals.length !== expected) throw new UsageError(expected === 0 ? `user list takes no arguments` : `user ${action} takes one NAME`, { hint: 'run `cairn help user`' })
-  const endpointText = (values.endpoint as string | undefined) ?? nonEmpty(context.env.CAIRN_ADMIN_URL) ?? defaultAdminUrl
-  const endpoint = parseEndpoint(endpointText, values.endpoint === undefined ? 'CAIRN_ADMIN_URL' : '--endpoint')
-  const { credentials, from } = await clientCredentials(values['data-dir'] as string | undefined, context)
+  const target = await adminTarget(values, context)
   const name = positionals[0] ?? ''
   const request =
     action === 'create'
@@ -40,33 +37,20 @@ export async function runUserCommand(args: readonly string[], context: CommandCo
       : action === 'list'
         ? { method: 'GET' as const, path: '/admin/v1/users' }
         : { method: 'DELETE' as const, path: `/admin/v1/users/${encodeURIComponent(name)}` }
-  let response
+  let body: JsonValue
   try {
-    response = await adminRequest({ endpoint, credentials, idleTimeoutMs: 60_000, ...request })
+    body = await callAdmin(target, 'user', request)
   } catch (error) {
-    if (!(error instanceof ClientError)) throw error
+    if (!(error instanceof CommandFailed)) throw error
     context.stderr.write(`cairn user ${action}: ${error.message}\n`)
-    return 1
-  }
-  if (response.status < 200 || response.status >= 300) {
-    const message = field(response.body, 'error')
-    const why =
-      response.status === 401
-        ? `the server at ${endpoint.origin} rejected the root credentials (from ${from})`
-        : response.status === 404 && message === 'no such route'
-          ? 'this server has no user API (is it an older version?)'
-          : typeof message === 'string'
-            ? message
-            : `the server answered ${response.status}`
-    context.stderr.write(`cairn user ${action}: ${why}\n`)
     return 1
   }
   const json = values.json === true
   if (json) {
-    context.stdout.write(`${JSON.stringify(response.body ?? { deleted: name }, null, 2)}\n`)
+    context.stdout.write(`${JSON.stringify(body ?? { deleted: name }, null, 2)}\n`)
     return 0
   }
-  context.stdout.write(render(action, name, response.body))
+  context.stdout.write(render(action, name, body))
   return 0
 }
 

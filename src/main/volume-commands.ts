@@ -5,8 +5,7 @@
 // Exit codes: 0 done, 1 the server said no or could not be reached, 2 usage.
 import type { JsonValue } from '../admin/index.ts'
 import { formatSize, isStoreError, parseSize } from '../lib/index.ts'
-import { adminRequest, ClientError, defaultAdminUrl, parseEndpoint } from './client.ts'
-import { clientCredentials, clientOptionsHelp, nonEmpty, type CommandContext } from './client-commands.ts'
+import { adminTarget, callAdmin, clientOptionsHelp, CommandFailed, type CommandContext } from './client-commands.ts'
 import { parseFlags, type FlagOptions } from './flags.ts'
 import { renderTable } from './output.ts'
 import { UsageError } from './usage-error.ts'
@@ -52,31 +51,13 @@ interface Session {
   call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: JsonValue): Promise<JsonValue>
 }
 
-/** The server said no: printed as "cairn volume create: <message>", exit 1. */
-class CommandFailed extends Error {}
-
 async function session(name: string, values: Values, context: CommandContext): Promise<Session> {
-  const endpointText = (values.endpoint as string | undefined) ?? nonEmpty(context.env.CAIRN_ADMIN_URL) ?? defaultAdminUrl
-  const endpoint = parseEndpoint(endpointText, values.endpoint === undefined ? 'CAIRN_ADMIN_URL' : '--endpoint')
-  const { credentials, from } = await clientCredentials(values['data-dir'] as string | undefined, context)
+  const target = await adminTarget(values, context)
   return {
     context,
     name,
     json: values.json === true,
-    async call(method, path, body) {
-      let response
-      try {
-        response = await adminRequest({ endpoint, method, path: `/admin/v1${path}`, credentials, body, idleTimeoutMs: 120_000 })
-      } catch (error) {
-        if (error instanceof ClientError) throw new CommandFailed(error.message, { cause: error })
-        throw error
-      }
-      if (response.status >= 200 && response.status < 300) return response.body
-      if (response.status === 401) throw new CommandFailed(`the server at ${endpoint.origin} rejected the root credentials (from ${from})`)
-      const message = field(response.body, 'error')
-      if (response.status === 404 && message === 'no such route') throw new CommandFailed('this server has no volume API (is it an older version?)')
-      throw new CommandFailed(typeof message === 'string' ? message : `the server answered ${response.status}: ${JSON.stringify(response.body)}`)
-    },
+    call: (method, path, body) => callAdmin(target, 'volume', { method, path: `/admin/v1${path}`, ...(body === undefined ? {} : { body }) }),
   }
 }
 
