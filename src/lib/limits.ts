@@ -95,7 +95,7 @@ export const objectLimits = {
   manifestEmbeddedChunksMax: 256,
   /** Chunk references per segment record of a single-PUT object. */
   manifestSegmentChunksMax: 1024,
-  /** Idle content-defined chunkers kept for reuse (each holds a carry buffer of cdcMaxBytes). */
+  /** Idle content-defined chunkers kept for reuse (each holds a carry buffer of up to cdcMaxBytes). */
   idleChunkersMax: 8,
 } as const
 
