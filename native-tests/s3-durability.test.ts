@@ -3,13 +3,12 @@
 // middle, restarted on the same data dir, and every acknowledged object must read back with
 // exactly the bytes that were sent. Objects whose PUT was in flight at the kill may be absent,
 // but never partial or mixed.
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3'
 import { tempDir } from './helpers/server.ts'
-import { accessKey, secretKey, startS3 } from './fixtures/s3-common.ts'
+import { accessKey, secretKey, sha256, startS3 } from './fixtures/s3-common.ts'
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 const sizes = [100, 3000, 70_000, 600_000, 3_000_000]
 
 function clientFor(endpoint: string): S3Client {

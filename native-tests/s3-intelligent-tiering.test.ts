@@ -4,24 +4,13 @@
 // back to Frequent Access (data copied back to the hot tier); an object under 128 KiB stays.
 // Then a SIGKILL and restart: the state and queue survive. Takes ~40 s: the day cannot be
 // shorter than a second.
-import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import t from 'tap'
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { tempDir } from './helpers/server.ts'
-import { accessKey, secretKey, startS3 } from './fixtures/s3-common.ts'
+import { accessKey, bytesUnder, secretKey, sha256, startS3 } from './fixtures/s3-common.ts'
 
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
-
-function bytesUnder(dir: string): number {
-  if (!existsSync(dir)) return 0
-  return readdirSync(dir).reduce((sum, name) => {
-    const path = join(dir, name)
-    const stat = statSync(path)
-    return sum + (stat.isDirectory() ? bytesUnder(path) : stat.size)
-  }, 0)
-}
 
 async function metric(adminUrl: string, name: string): Promise<number> {
   const text = await (await fetch(`${adminUrl}/metrics`)).text()

@@ -11,48 +11,18 @@
 // rotate` (master key) the server reads every kind of object under a customer key again.
 import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { Agent } from 'node:https'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import {
   CopyObjectCommand, CreateBucketCommand, GetBucketEncryptionCommand, GetObjectCommand, HeadObjectCommand, PutBucketEncryptionCommand, PutObjectCommand, S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { runCli, tempDir } from './helpers/server.ts'
-import { accessKey, check, haveTool, run, secretKey, startS3, type S3Server } from './fixtures/s3-common.ts'
+import { accessKey, check, failure, filesContaining, haveTool, marked, run, secretKey, sha256, startS3, type S3Server } from './fixtures/s3-common.ts'
 
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 const md5Etag = (bytes: Uint8Array): string => `"${createHash('md5').update(bytes).digest('hex')}"`
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name)
-    const stat = statSync(path)
-    return stat.isDirectory() ? filesUnder(path) : stat.isFile() ? [path] : []
-  })
-}
-
-function filesContaining(dir: string, marker: Buffer): string[] {
-  return filesUnder(dir).filter((path) => readFileSync(path).includes(marker))
-}
-
-/** Random bytes with the marker written every 64 KiB (so every chunk holds it). */
-function marked(sizeBytes: number, marker: Buffer): Buffer {
-  const bytes = randomBytes(sizeBytes)
-  for (let at = 0; at + marker.length <= sizeBytes; at += 64 * 1024) marker.copy(bytes, at)
-  return bytes
-}
-
-async function failure(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-    return 'no error'
-  } catch (error) {
-    return error instanceof S3ServiceException ? `${error.$metadata.httpStatusCode} ${error.name}` : String(error)
-  }
-}
 
 async function body(response: { Body?: { transformToByteArray(): Promise<Uint8Array> } }): Promise<string> {
   return sha256((await response.Body?.transformToByteArray()) ?? new Uint8Array())

@@ -3,40 +3,20 @@
 // directory and refuses GET (403 InvalidObjectState); a restore answers 202, then 409 while it
 // runs, survives a SIGKILL, makes the object readable (x-amz-restore with an expiry date), answers
 // 200 when asked again, and expires back. Restore delays and the day are seconds here.
-import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import t from 'tap'
 import {
-  CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, RestoreObjectCommand, S3Client, S3ServiceException, type StorageClass,
+  CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, RestoreObjectCommand, S3Client, type StorageClass,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { tempDir } from './helpers/server.ts'
-import { accessKey, secretKey, startS3, type S3Server } from './fixtures/s3-common.ts'
+import { accessKey, bytesUnder, failure, secretKey, sha256, startS3, type S3Server } from './fixtures/s3-common.ts'
 
 const args = ['--lifecycle-day-seconds', '2', '--restore-expedited-seconds', '1', '--restore-standard-seconds', '2', '--restore-bulk-seconds', '3']
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
 function clientFor(s3: S3Server): S3Client {
   return new S3Client({ endpoint: s3.httpUrl, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } })
-}
-
-function bytesUnder(dir: string): number {
-  if (!existsSync(dir)) return 0
-  return readdirSync(dir).reduce((sum, name) => {
-    const path = join(dir, name)
-    const stat = statSync(path)
-    return sum + (stat.isDirectory() ? bytesUnder(path) : stat.size)
-  }, 0)
-}
-
-async function failure(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-    return 'no error'
-  } catch (error) {
-    return error instanceof S3ServiceException ? `${error.$metadata.httpStatusCode} ${error.name}` : String(error)
-  }
 }
 
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {

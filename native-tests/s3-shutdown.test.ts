@@ -1,15 +1,14 @@
 // SIGTERM while an upload is in flight: the server stops accepting, the upload that already
 // started finishes with 200, the process exits 0, and after a restart the object reads back
 // with the bytes that were sent.
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import t from 'tap'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { tempDir } from './helpers/server.ts'
-import { accessKey, secretKey, startS3 } from './fixtures/s3-common.ts'
+import { accessKey, secretKey, sha256, startS3 } from './fixtures/s3-common.ts'
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
 function clientFor(endpoint: string): S3Client {
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } })

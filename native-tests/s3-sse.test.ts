@@ -4,47 +4,17 @@
 // headers AWS sends. At the end every file under the data dir is searched for a marker written
 // into each encrypted object: it must not appear (a plain control object shows the search works).
 import { createHash, randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { Agent } from 'node:https'
 import { join } from 'node:path'
 import t from 'tap'
 import {
   CopyObjectCommand, CreateBucketCommand, GetBucketEncryptionCommand, GetObjectCommand, HeadObjectCommand, PutBucketEncryptionCommand, PutObjectCommand, S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { tempDir } from './helpers/server.ts'
-import { accessKey, secretKey, startS3 } from './fixtures/s3-common.ts'
+import { accessKey, failure, filesContaining, marked, secretKey, sha256, startS3 } from './fixtures/s3-common.ts'
 
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name)
-    const stat = statSync(path)
-    return stat.isDirectory() ? filesUnder(path) : stat.isFile() ? [path] : []
-  })
-}
-
-function filesContaining(dir: string, marker: Buffer): string[] {
-  return filesUnder(dir).filter((path) => readFileSync(path).includes(marker))
-}
-
-/** Random bytes with the marker written every 64 KiB (so every chunk holds it). */
-function marked(sizeBytes: number, marker: Buffer): Buffer {
-  const bytes = randomBytes(sizeBytes)
-  for (let at = 0; at + marker.length <= sizeBytes; at += 64 * 1024) marker.copy(bytes, at)
-  return bytes
-}
-
-async function failure(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-    return 'no error'
-  } catch (error) {
-    return error instanceof S3ServiceException ? `${error.$metadata.httpStatusCode} ${error.name}` : String(error)
-  }
-}
 
 t.test('server-side encryption with the AWS SDK over HTTPS', async (t) => {
   const dataDir = join(tempDir(t), 'data')
