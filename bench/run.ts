@@ -18,7 +18,6 @@ const launcherName = 'run'
 const planned: Record<string, string> = {
   s3: 'S3 PUT/GET throughput and small-object ops/s (not written yet)',
   nbd: 'NBD volume random and sequential I/O (not written yet)',
-  nfs: 'NFSv4 file throughput and metadata ops/s (not written yet)',
 }
 
 interface Bench {
