@@ -38,4 +38,12 @@ if [ -x /extra/lockfile ]; then  # two processes = two lock owners of one client
   touch /tmp/release2; wait; /extra/lockfile $M/lock flock-try; check flock-released $? 0
 fi
 check df "$(df $M | tail -1 | awk '{print ($2 > 0)}')" 1
+# What nfs-utils' mount.nfs does without vers=: ask for 4.2 and, on EPROTONOSUPPORT (the server
+# answers NFS4ERR_MINOR_VERS_MISMATCH), fall back to 4.1. busybox mount does not negotiate.
+src=$(grep " $M " /proc/mounts | cut -d' ' -f1); o=proto=tcp,port=2049,addr=10.0.2.100,clientaddr=127.0.0.1
+mkdir -p /mnt/v42
+mount -t nfs4 -o vers=4.2,$o $src /mnt/v42 2>/tmp/err; rc=$?
+check v42-refused "$([ $rc -ne 0 ] && echo failed) $(grep -c 'Protocol not supported' /tmp/err)" "failed 1"
+mount -t nfs4 -o vers=4.1,$o $src /mnt/v42; check v41-fallback "$(ls /mnt/v42/big)" /mnt/v42/big
+umount /mnt/v42
 echo "WORKLOAD: done"
