@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { StoreError } from '../lib/index.ts'
@@ -128,6 +129,7 @@ function withFiles(t: Test) {
     gate = new Promise<void>((resolve) => (release = resolve))
   }
   const engine: Engine = { ...parts.engine, files: files as unknown as FileEngine }
+  mkdirSync(parts.config.dataDir, { recursive: true }) // the real engine makes it; NFS client records go there
   return { ...parts, engine, files, hold, release: () => release(), held: () => held }
 }
 
@@ -152,6 +154,14 @@ t.test('NFS serves the engine file systems, is listed with the listeners, and st
   const client = await NfsTestClient.connect(Number(url.port))
   t.teardown(() => client.close())
   t.equal((await client.compound(attributeCompound)).status, status.OK, 'a COMPOUND reaches the engine file system /default')
+  const metricsText = async () => (await fetch(`${server.adminUrl}/metrics`)).text()
+  t.match(await metricsText(), /^cairn_nfs_clients 0$/m)
+  const session = await NfsTestClient.connect(Number(url.port), 1)
+  t.teardown(() => session.close())
+  await session.establish('metrics-client')
+  const metrics = await metricsText()
+  for (const line of [/^cairn_nfs_clients 1$/m, /^cairn_nfs_sessions 1$/m, /^cairn_nfs_states 0$/m, /^cairn_nfs_grace_active 0$/m]) t.match(metrics, line)
+  t.match(readFileSync(join(config.dataDir, 'nfs-clients.json'), 'utf8'), /"ownerId":"bWV0cmljcy1jbGllbnQ="/, 'the confirmed client is recorded in the data dir')
   hold()
   const inFlight = client.compound(attributeCompound)
   await until(() => held() === 1)

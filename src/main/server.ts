@@ -10,12 +10,12 @@
 // with its stack and the process exits 70.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
-import { adminPlugin, createMetricsRegistry, type JsonObject } from '../admin/index.ts'
+import { addStatsGauges, adminPlugin, createMetricsRegistry, type JsonObject } from '../admin/index.ts'
 import { startS3Server, type RunningS3 } from '../s3/index.ts'
 import { readSmallFile, type Io } from '../io/index.ts'
 import { StoreError } from '../lib/index.ts'
 import { startNbdServer, type NbdServer, type NbdTlsOptions } from '../nbd/index.ts'
-import { startNfsServer, type NfsServer } from '../nfs/index.ts'
+import { startNfsServer, type NfsServer, type NfsStats } from '../nfs/index.ts'
 import type { ExportProvider } from '../volumes/index.ts'
 import { addressUrl, formatAddress, type Address } from './address.ts'
 import type { ServerConfig } from './config.ts'
@@ -74,7 +74,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const shutdownController = new AbortController()
     let adminUrl = addressUrl(config.adminAddress)
     const boundUrls: JsonObject = {}
-    app = await buildAdminApp({ config, logger, engine, credentials, state, shutdownSignal: shutdownController.signal, startedAtMs, world, onBug: options.onBug, adminUrl: () => adminUrl, boundUrls })
+    const nfsStats = (): NfsStats | undefined => nfs?.stats()
+    app = await buildAdminApp({ config, logger, engine, credentials, state, shutdownSignal: shutdownController.signal, startedAtMs, world, onBug: options.onBug, adminUrl: () => adminUrl, boundUrls, nfsStats })
     adminUrl = await listen(app, config.adminAddress, '--admin-address')
     logger.info({ listener: 'admin', url: adminUrl }, `admin API listening on ${adminUrl}`)
     engine.startBackground(options.onBug)
@@ -256,6 +257,8 @@ interface AdminAppParts {
   adminUrl: () => string
   /** Front-end listener name -> URL, filled in as they bind (shown by /admin/v1/info). */
   boundUrls: JsonObject
+  /** The NFS server's protocol state counts, once it runs. */
+  nfsStats: () => NfsStats | undefined
 }
 
 async function buildAdminApp(parts: AdminAppParts): Promise<FastifyInstance> {
@@ -279,6 +282,7 @@ async function buildAdminApp(parts: AdminAppParts): Promise<FastifyInstance> {
   })
   const registry = createMetricsRegistry({ version: cairnVersion })
   engine.registerMetrics(registry)
+  addNfsGauges(registry, parts.nfsStats)
   await app.register(adminPlugin, {
     engine,
     credentials,
@@ -293,6 +297,17 @@ async function buildAdminApp(parts: AdminAppParts): Promise<FastifyInstance> {
     onBug,
   })
   return app
+}
+
+/** NFS protocol state on /metrics; NaN until the NFS listener runs. */
+function addNfsGauges(registry: Parameters<typeof addStatsGauges>[0], read: () => NfsStats | undefined): void {
+  const stats = async (): Promise<NfsStats> => read() ?? { clients: Number.NaN, states: Number.NaN, sessions: Number.NaN, graceActive: false }
+  addStatsGauges(registry, stats, [
+    { name: 'cairn_nfs_clients', help: 'NFS clients known to the server (confirmed or not)', pick: (s) => s.clients },
+    { name: 'cairn_nfs_states', help: 'NFS open and lock stateids held by clients', pick: (s) => s.states },
+    { name: 'cairn_nfs_sessions', help: 'NFSv4.1 sessions', pick: (s) => s.sessions },
+    { name: 'cairn_nfs_grace_active', help: '1 while the NFS grace period after a start lasts (only reclaims accepted)', pick: (s) => (s.graceActive ? 1 : 0) },
+  ])
 }
 
 export class ListenError extends Error {

@@ -37,9 +37,19 @@ export interface NfsServerOptions {
   readonly serverOwner?: string
 }
 
+/** Numbers for /metrics, read at scrape time. */
+export interface NfsStats {
+  readonly clients: number
+  /** Open and lock stateids. */
+  readonly states: number
+  readonly sessions: number
+  readonly graceActive: boolean
+}
+
 export interface NfsServer {
   readonly host: string
   readonly port: number
+  stats(): NfsStats
   /** For tests and metrics: the protocol state. */
   readonly state: StateManager
   /** Stop accepting, let in-flight requests finish for graceMs, then cut connections. */
@@ -92,6 +102,7 @@ export async function startNfsServer(options: NfsServerOptions): Promise<NfsServ
     host: rpc.address,
     port: rpc.port,
     state,
+    stats: () => ({ clients: state.clientCount, states: state.stateCount, sessions: state.sessionsById.size, graceActive: grace.active }),
     async close(graceMs) {
       clearInterval(sweeper)
       await rpc.close(graceMs)

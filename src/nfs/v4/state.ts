@@ -160,6 +160,11 @@ export class StateManager {
     return this.#clients.size
   }
 
+  /** Open and lock stateids held by all clients. */
+  get stateCount(): number {
+    return this.#states.size
+  }
+
   nowMs(): number {
     return this.#clock.nowMs()
   }
