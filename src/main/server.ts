@@ -229,7 +229,7 @@ async function startNfs(parts: NfsParts): Promise<NfsServer | undefined> {
     throw error
   }
   const url = `nfs://${formatAddress({ host: config.nfsAddress.host, port: nfs.port })}`
-  logger.info({ listener: 'nfs', url, leaseMs: config.nfsLeaseMs, graceMs: config.nfsGraceMs }, `NFS listening on ${url} (exports /<file system name> and /<file system id>)`)
+  logger.info({ listener: 'nfs', url, leaseMs: config.nfsLeaseMs }, `NFS listening on ${url} (exports /<file system name> and /<file system id>)`)
   parts.boundUrls.nfs = url
   engine.listenerBound?.('nfs', nfs.port)
   return nfs
