@@ -24,3 +24,10 @@ t.test('prefix ranges include extensions only', async (t) => {
   t.notOk(Buffer.compare(outside, range.gt) > 0 && Buffer.compare(outside, range.lt) < 0)
   t.notOk(Buffer.compare(key('chunk', 'loc'), range.gt) > 0)
 })
+
+t.test('tuple keys keep their on-disk bytes (docs/format/meta-keys.md)', async (t) => {
+  // Produced by the original per-part encoder; the encoding is an on-disk format.
+  const parts = ['fs', 'f', 'a\u0000b', 'i', 2 ** 53 - 1, 'é日', Buffer.from([0, 1, 0]), 0, 2 ** 32, '']
+  t.equal(key(...parts).toString('hex'), '02667300026600026100ff620002690010001fffffffffffff02c3a9e697a5000100ff0100ff001000000000000000001000000001000000000200')
+  t.equal(key().length, 0)
+})

@@ -14,34 +14,79 @@ const typeBytes = 0x01
 const typeString = 0x02
 const typeUint = 0x10
 
-function escaped(body: Uint8Array): Buffer {
+const twoTo32 = 2 ** 32
+
+function zerosIn(body: Uint8Array): number {
   let zeros = 0
-  for (const byte of body) if (byte === 0) zeros += 1
-  const out = Buffer.allocUnsafe(body.length + zeros + 1)
-  let at = 0
-  for (const byte of body) {
-    out[at++] = byte
-    if (byte === 0) out[at++] = 0xff
+  for (let i = body.indexOf(0); i !== -1; i = body.indexOf(0, i + 1)) zeros += 1
+  return zeros
+}
+
+/** Write body escaped (0x00 -> 0x00 0xff) and terminated at out[at]; returns the end. */
+function writeEscaped(out: Buffer, at: number, body: Uint8Array, zeros: number): number {
+  if (zeros === 0) {
+    out.set(body, at)
+    at += body.length
+  } else {
+    for (const byte of body) {
+      out[at++] = byte
+      if (byte === 0) out[at++] = 0xff
+    }
   }
   out[at] = 0
-  return out
+  return at + 1
 }
 
-function encodePart(part: KeyPart): Buffer[] {
-  if (typeof part === 'number') {
-    assert(Number.isSafeInteger(part) && part >= 0, 'key integers are non-negative safe integers')
-    const body = Buffer.allocUnsafe(9)
-    body[0] = typeUint
-    body.writeBigUInt64BE(BigInt(part), 1)
-    return [body]
-  }
-  if (typeof part === 'string') return [Buffer.of(typeString), escaped(Buffer.from(part, 'utf8'))]
-  return [Buffer.of(typeBytes), escaped(part)]
-}
-
-/** Encode a tuple key. */
+/**
+ * Encode a tuple key. One allocation: the first pass sizes the key, the second writes it
+ * (this runs for every metadata read and write, so no per-part Buffers). Strings without NUL
+ * (all but odd names) are written as UTF-8 in place; the bytes are those of the format above.
+ */
 export function key(...parts: KeyPart[]): Buffer {
-  return Buffer.concat(parts.flatMap(encodePart))
+  let size = 0
+  let slow: (Buffer | undefined)[] | undefined
+  for (let i = 0; i < parts.length; i += 1) {
+    const part = parts[i] as KeyPart
+    if (typeof part === 'number') {
+      assert(Number.isSafeInteger(part) && part >= 0, 'key integers are non-negative safe integers')
+      size += 9
+    } else if (typeof part === 'string') {
+      if (part.includes('\0')) {
+        slow ??= []
+        const bytes = Buffer.from(part, 'utf8')
+        slow[i] = bytes
+        size += 2 + bytes.length + zerosIn(bytes)
+      } else {
+        size += 2 + Buffer.byteLength(part, 'utf8')
+      }
+    } else {
+      size += 2 + part.length + zerosIn(part)
+    }
+  }
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  for (let i = 0; i < parts.length; i += 1) {
+    const part = parts[i] as KeyPart
+    if (typeof part === 'number') {
+      out[at] = typeUint
+      out.writeUInt32BE(Math.floor(part / twoTo32), at + 1)
+      out.writeUInt32BE(part >>> 0, at + 5)
+      at += 9
+    } else if (typeof part === 'string') {
+      out[at++] = typeString
+      const bytes = slow?.[i]
+      if (bytes !== undefined) {
+        at = writeEscaped(out, at, bytes, zerosIn(bytes))
+      } else {
+        at += out.write(part, at, 'utf8')
+        out[at++] = 0
+      }
+    } else {
+      out[at++] = typeBytes
+      at = writeEscaped(out, at, part, zerosIn(part))
+    }
+  }
+  return out
 }
 
 /** The smallest key greater than every key that starts with prefix (exclusive range end). */
