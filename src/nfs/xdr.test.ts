@@ -91,3 +91,27 @@ t.test('record marking: fragments, split headers, limits', async (t) => {
     multi.push(recordMark(6))
   }, RecordTooLargeError, 'the limit is on the whole record')
 })
+
+t.test('u64 and i64 encode numbers as they encode bigints', async (t) => {
+  for (const value of [0, 1, 0xffff_ffff, 2 ** 32, 2 ** 40 + 5, Number.MAX_SAFE_INTEGER]) {
+    t.same(new XdrWriter().u64(value).toBuffer(), new XdrWriter().u64(BigInt(value)).toBuffer(), `u64 ${value}`)
+  }
+  for (const value of [0, 1, -1, -(2 ** 32), -(2 ** 32) - 1, 2 ** 31, -(2 ** 31) - 7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]) {
+    const number = new XdrWriter().i64(value).toBuffer()
+    t.same(number, new XdrWriter().i64(BigInt(value)).toBuffer(), `i64 ${value}`)
+    t.equal(number.readBigInt64BE(0), BigInt(value))
+  }
+})
+
+t.test('appendCopy copies, so the source can be reset and reused', async (t) => {
+  const body = new XdrWriter().u32(7)
+  const entry = new XdrWriter()
+  entry.reset().u32(1).string('one')
+  body.appendCopy(entry)
+  entry.reset().u32(2).opaque(Buffer.alloc(2000, 9))
+  body.appendCopy(entry)
+  entry.reset().u32(3)
+  const expected = new XdrWriter().u32(7).u32(1).string('one').u32(2).opaque(Buffer.alloc(2000, 9)).toBuffer()
+  t.same(body.toBuffer(), expected)
+  t.equal(body.length, expected.length)
+})

@@ -163,6 +163,7 @@ const referenceMinBytes = 1024
 const scratchInitialBytes = 512
 const scratchMaxBytes = 64 * 1024
 const zeroPadding = Buffer.alloc(4)
+const twoTo32 = 2 ** 32
 
 export interface XdrMark {
   readonly buffer: Buffer
@@ -213,6 +214,15 @@ export class XdrWriter {
   }
 
   u64(value: bigint | number): this {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+      // Most u64s are numbers (sizes, file ids, times): two u32 writes, no BigInt.
+      this.#room(8)
+      this.#scratch.writeUInt32BE(Math.floor(value / twoTo32), this.#offset)
+      this.#scratch.writeUInt32BE(value >>> 0, this.#offset + 4)
+      this.#offset += 8
+      this.#length += 8
+      return this
+    }
     const big = BigInt(value)
     assert(big >= 0n && big <= 0xffff_ffff_ffff_ffffn, `xdr u64 out of range: ${big}`)
     this.#room(8)
@@ -223,6 +233,15 @@ export class XdrWriter {
   }
 
   i64(value: bigint | number): this {
+    if (typeof value === 'number' && Number.isSafeInteger(value)) {
+      const high = Math.floor(value / twoTo32) // within int32 for a safe integer
+      this.#room(8)
+      this.#scratch.writeInt32BE(high, this.#offset)
+      this.#scratch.writeUInt32BE(value - high * twoTo32, this.#offset + 4)
+      this.#offset += 8
+      this.#length += 8
+      return this
+    }
     this.#room(8)
     this.#scratch.writeBigInt64BE(BigInt(value), this.#offset)
     this.#offset += 8
@@ -285,6 +304,32 @@ export class XdrWriter {
     this.#flushScratch()
     for (const part of other.buffers()) this.#parts.push(part)
     this.#length += other.length
+    return this
+  }
+
+  /**
+   * Copy what another writer encoded into this one (one contiguous run, where append would add
+   * each of its parts to the list), so the other can be reset and reused.
+   */
+  appendCopy(other: XdrWriter): this {
+    for (const part of other.buffers()) {
+      this.#room(part.length)
+      this.#scratch.set(part, this.#offset)
+      this.#offset += part.length
+      this.#length += part.length
+    }
+    return this
+  }
+
+  /**
+   * Forget everything encoded, keeping the scratch buffer for reuse. Only for a writer whose
+   * bytes nobody holds any more (buffers() and append() share them; appendCopy() does not).
+   */
+  reset(): this {
+    this.#parts.length = 0
+    this.#start = 0
+    this.#offset = 0
+    this.#length = 0
     return this
   }
 

@@ -150,16 +150,46 @@ function encodeOne(writer: XdrWriter, bit: number, subject: AttributeSubject, fa
   }
 }
 
-/** Encode fattr4 (bitmap + values) for the requested attributes. */
-export function encodeAttributes(writer: XdrWriter, requested: Bitmap, subject: AttributeSubject, facts: ServerAttributeFacts): void {
-  const values = new XdrWriter()
-  const returned: number[] = []
+/** What encodeAttributes returns for a request: its bits, and the bitmap of those encodeOne supports. */
+interface ReturnedAttributes {
+  readonly bits: readonly number[]
+  readonly bitmap: Bitmap
+}
+
+/** Per (minor version, requested bitmap): clients ask for a handful of sets over and over. */
+const returnedCache = new Map<string, ReturnedAttributes>()
+const returnedCacheMax = 256
+
+/**
+ * Which requested attributes are encoded. encodeOne's answer depends on the bit and the minor
+ * version only (never on the subject), so a dry run over a throwaway subject decides it once.
+ */
+function returnedFor(requested: Bitmap, subject: AttributeSubject, facts: ServerAttributeFacts): ReturnedAttributes {
+  const cacheKey = `${facts.minorVersion}:${requested.join(',')}`
+  const cached = returnedCache.get(cacheKey)
+  if (cached !== undefined) return cached
+  const bits: number[] = []
+  const scratch = new XdrWriter()
   for (const bit of bitmapBits(requested)) {
     if (writeOnly.has(bit)) continue
-    if (encodeOne(values, bit, subject, facts)) returned.push(bit)
+    if (encodeOne(scratch, bit, subject, facts)) bits.push(bit)
   }
-  writeBitmap(writer, bitmapOf(returned))
-  writer.opaque(values.toBuffer())
+  const returned = { bits, bitmap: bitmapOf(bits) }
+  if (returnedCache.size >= returnedCacheMax) returnedCache.clear()
+  returnedCache.set(cacheKey, returned)
+  return returned
+}
+
+/** Encode fattr4 (bitmap + values) for the requested attributes. */
+export function encodeAttributes(writer: XdrWriter, requested: Bitmap, subject: AttributeSubject, facts: ServerAttributeFacts): void {
+  const returned = returnedFor(requested, subject, facts)
+  writeBitmap(writer, returned.bitmap)
+  // The values go straight into the writer behind a length patched afterwards (every value is
+  // whole XDR units, so the opaque needs no padding).
+  const lengthMark = writer.reserveU32()
+  const start = writer.length
+  for (const bit of returned.bits) encodeOne(writer, bit, subject, facts)
+  writer.patchU32(lengthMark, writer.length - start)
 }
 
 /** Only an rdattr_error (READDIR entries whose attributes could not be read). */

@@ -92,6 +92,7 @@ async function pseudoEntries(ctx: CompoundContext, cookie: bigint, requested: Bi
 /** Appends dirlist4 entries while they fit in `limit` bytes of reply body. */
 class EntryPacker {
   readonly #body: XdrWriter
+  readonly #entry = new XdrWriter()
   readonly #limit: number
   /** Reply bytes before the first entry: the verifier (packed right after the first page) and the tail. */
   readonly #startSize: number
@@ -117,13 +118,15 @@ class EntryPacker {
   }
 
   add(entry: PackedEntry): boolean {
-    const encoded = new XdrWriter().bool(true).u64(entry.cookie).string(entry.name)
+    // One entry writer, reused: its bytes are copied into the body (a reply of a few hundred
+    // entries stays a few contiguous buffers, not a list of ~3 small parts per entry).
+    const encoded = this.#entry.reset().bool(true).u64(entry.cookie).string(entry.name)
     entry.encode(encoded)
     if (this.#size + encoded.length > this.#limit) {
       if (this.#count === 0) nfsError(status.TOOSMALL, 'maxcount too small for one entry')
       return false
     }
-    this.#body.append(encoded)
+    this.#body.appendCopy(encoded)
     this.#size += encoded.length
     this.#count += 1
     return true
