@@ -3,14 +3,16 @@
 // large file), delete, a 64 MiB file (multipart upload) checked by SHA-256 after a remount,
 // mkdir and a directory of 300 files (ListObjects with a delimiter, several pages), chmod and
 // mtime (kept in x-amz-meta-mode / x-amz-meta-mtime through CopyObject with
-// x-amz-metadata-directive: REPLACE) surviving a remount, rmdir, and unmount.
+// x-amz-metadata-directive: REPLACE) surviving a remount, 1,100 keys written by another client
+// listed through V1 and V2 pages, a partial overwrite of the large file (UploadPartCopy ranges
+// mixed with UploadPart), rmdir, and unmount.
 //
 // Needs root (or a user allowed to mount FUSE), /dev/fuse, s3fs and fusermount3 or fusermount.
 import { createHash, randomBytes } from 'node:crypto'
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, utimesSync, chmodSync, writeFileSync, createReadStream } from 'node:fs'
+import { appendFileSync, closeSync, existsSync, openSync, writeSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, utimesSync, chmodSync, writeFileSync, createReadStream } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { tempDir } from './helpers/server.ts'
 import { accessKey, check, haveTool, run, secretKey, sha256, startS3 } from './fixtures/s3-common.ts'
 
@@ -51,17 +53,26 @@ t.test('s3fs', { skip }, async (t) => {
     }
   }
   t.teardown(unmount)
-  const mount = async () => {
+  const mount = async (extraOptions: string[]) => {
     await check(await run('s3fs', [bucket, mountDir, '-o', [
       `url=${s3.httpUrl}`, 'use_path_request_style', `passwd_file=${passwdFile}`, 'endpoint=us-east-1',
-      'nomixupload', 'multipart_size=8', `logfile=${join(work, 's3fs.log')}`, 'dbglevel=info',
+      'multipart_size=8', `logfile=${join(work, 's3fs.log')}`, 'dbglevel=info', ...extraOptions,
     ].join(',')], { env: { HOME: work } }), 's3fs mount')
     for (let waited = 0; !mounted(mountDir); waited += 1) {
       if (waited > 100) throw new Error('s3fs did not mount')
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
   }
-  await mount()
+  // 1,100 objects written by another client (no directory objects): s3fs pages through them
+  // with ListObjects V1 markers (first mount) and V2 continuation tokens (second mount).
+  const pagedCount = 1100
+  const pagedKeys = Array.from({ length: pagedCount }, (_, index) => `paged/object-${String(index).padStart(4, '0')}`)
+  for (let start = 0; start < pagedKeys.length; start += 32) {
+    await Promise.all(pagedKeys.slice(start, start + 32).map((key) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }))))
+  }
+
+  await mount(['nomixupload'])
+  t.equal(readdirSync(join(mountDir, 'paged')).length, pagedCount, 'a directory of 1,100 keys lists completely (V1 markers)')
 
   // Write, read, append, rename, delete.
   const file = join(mountDir, 'hello.txt')
@@ -102,9 +113,25 @@ t.test('s3fs', { skip }, async (t) => {
 
   // Remount: everything below comes from the server, not s3fs's caches.
   await unmount()
-  await mount()
-  t.same(readdirSync(mountDir).sort(), ['big-renamed.bin', 'many', 'meta.txt'])
+  await mount(['listobjectsv2'])
+  t.same(readdirSync(mountDir).sort(), ['big-renamed.bin', 'many', 'meta.txt', 'paged'])
+  t.equal(readdirSync(join(mountDir, 'paged')).length, pagedCount, 'a directory of 1,100 keys lists completely (V2 tokens)')
+  t.equal(readFileSync(join(mountDir, 'paged', 'object-1099'), 'utf8'), 'paged/object-1099')
   t.equal(await sha256Stream(join(mountDir, 'big-renamed.bin')), bigDigest, 'the 64 MiB file reads back identical')
+
+  // Overwrite 1 MiB in the middle of the 64 MiB file: without nomixupload s3fs uploads only the
+  // changed part and copies the rest from the old object (UploadPartCopy with ranges).
+  const patch = randomBytes(1024 * 1024)
+  patch.copy(big, 20 * 1024 * 1024)
+  const handle = openSync(join(mountDir, 'big-renamed.bin'), 'r+')
+  try {
+    writeSync(handle, patch, 0, patch.length, 20 * 1024 * 1024)
+  } finally {
+    closeSync(handle)
+  }
+  await unmount()
+  await mount(['listobjectsv2'])
+  t.equal(await sha256Stream(join(mountDir, 'big-renamed.bin')), sha256(big), 'a partial overwrite (mixed copy and upload parts) reads back identical')
   const listed = readdirSync(join(mountDir, 'many')).sort()
   t.equal(listed.length, 301, '300 files and a subdirectory')
   t.equal(listed[0], 'file-000.txt')
@@ -126,6 +153,7 @@ t.test('s3fs', { skip }, async (t) => {
   rmdirSync(join(mountDir, 'many'))
   unlinkSync(meta)
   unlinkSync(join(mountDir, 'big-renamed.bin'))
+  for (const name of readdirSync(join(mountDir, 'paged'))) unlinkSync(join(mountDir, 'paged', name))
   t.same(readdirSync(mountDir), [])
   await unmount()
   t.notOk(mounted(mountDir), 'unmounted')
