@@ -41,6 +41,7 @@ export function tierOf(storageClass: StorageClass): Tier {
 export class ByteBudget {
   readonly capacityBytes: number
   #availableBytes: number
+  #highWaterBytes = 0
   readonly #waiters: Array<{ bytes: number; grant: () => void }> = []
 
   constructor(capacityBytes: number) {
@@ -53,11 +54,22 @@ export class ByteBudget {
     return this.#availableBytes
   }
 
+  /** The most bytes ever held at once (never above capacityBytes): for tests and metrics. */
+  get highWaterBytes(): number {
+    return this.#highWaterBytes
+  }
+
+  #take(bytes: number): void {
+    this.#availableBytes -= bytes
+    assert(this.#availableBytes >= 0, 'a budget never lends more than it has')
+    this.#highWaterBytes = Math.max(this.#highWaterBytes, this.capacityBytes - this.#availableBytes)
+  }
+
   async acquire(bytes: number, signal: AbortSignal): Promise<void> {
     assert(bytes > 0 && bytes <= this.capacityBytes, 'a request fits the budget')
     throwIfAborted(signal)
     if (this.#waiters.length === 0 && this.#availableBytes >= bytes) {
-      this.#availableBytes -= bytes
+      this.#take(bytes)
       return
     }
     await new Promise<void>((resolve, reject) => {
@@ -90,7 +102,7 @@ export class ByteBudget {
       const next = this.#waiters[0]
       if (next === undefined || next.bytes > this.#availableBytes) return
       this.#waiters.shift()
-      this.#availableBytes -= next.bytes
+      this.#take(next.bytes)
       next.grant()
     }
   }
