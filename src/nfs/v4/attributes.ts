@@ -159,15 +159,23 @@ interface ReturnedAttributes {
 /** Per (minor version, requested bitmap): clients ask for a handful of sets over and over. */
 const returnedCache = new Map<string, ReturnedAttributes>()
 const returnedCacheMax = 256
+/** The last answer, by the identity of the requested array (its words are never mutated). */
+let lastReturned: { readonly requested: Bitmap; readonly minorVersion: number; readonly returned: ReturnedAttributes } | undefined
 
 /**
  * Which requested attributes are encoded. encodeOne's answer depends on the bit and the minor
  * version only (never on the subject), so a dry run over a throwaway subject decides it once.
  */
 function returnedFor(requested: Bitmap, subject: AttributeSubject, facts: ServerAttributeFacts): ReturnedAttributes {
+  // A READDIR encodes every entry with the same requested array: skip even the key building.
+  const last = lastReturned
+  if (last !== undefined && last.requested === requested && last.minorVersion === facts.minorVersion) return last.returned
   const cacheKey = `${facts.minorVersion}:${requested.join(',')}`
   const cached = returnedCache.get(cacheKey)
-  if (cached !== undefined) return cached
+  if (cached !== undefined) {
+    lastReturned = { requested, minorVersion: facts.minorVersion, returned: cached }
+    return cached
+  }
   const bits: number[] = []
   const scratch = new XdrWriter()
   for (const bit of bitmapBits(requested)) {
@@ -177,6 +185,7 @@ function returnedFor(requested: Bitmap, subject: AttributeSubject, facts: Server
   const returned = { bits, bitmap: bitmapOf(bits) }
   if (returnedCache.size >= returnedCacheMax) returnedCache.clear()
   returnedCache.set(cacheKey, returned)
+  lastReturned = { requested, minorVersion: facts.minorVersion, returned }
   return returned
 }
 
