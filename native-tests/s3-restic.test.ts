@@ -3,7 +3,7 @@
 // and snapshot files as small objects), snapshots, check --read-data (every pack read back and
 // verified against its hash), restore compared byte for byte, a second backup after changes
 // (only the changed data is added), forget --prune (packs deleted and rewritten) and a final
-// check. restic talks to S3 through minio-go, path-style because the endpoint is an IP address.
+// check; then a second repository over HTTPS listed with ListObjects V1. restic talks to S3 through minio-go, path-style because the endpoint is an IP address.
 import { randomBytes } from 'node:crypto'
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -81,5 +81,15 @@ t.test('restic', { skip: haveTool('restic') ? false : 'restic is not installed (
   await restic('restore', 'latest', '--target', again)
   t.same(digestTree(join(again, source)), digestTree(source), 'after prune the latest snapshot restores to the changed tree')
   t.equal(readFileSync(join(again, source, 'dir 0', 'file-0.txt')).subarray(-7).toString(), 'changed')
+
+  // Over HTTPS with the self-signed certificate: a second repository, ListObjects V1 this time.
+  const secure = ['-r', `s3:${s3.httpsUrl}/restic-tls`, '--cacert', s3.caPath, '-o', 's3.list-objects-v1=true']
+  const resticTls = async (...args: string[]) => check(await run('restic', [...secure, ...args], { env, timeoutMs: 60_000 }), `restic (https) ${args.join(' ')}`)
+  await resticTls('init')
+  await resticTls('backup', join(source, 'dir 3'))
+  await resticTls('check', '--read-data')
+  const restoredTls = join(work, 'restored-tls')
+  await resticTls('restore', 'latest', '--target', restoredTls)
+  t.same(digestTree(join(restoredTls, source, 'dir 3')), digestTree(join(source, 'dir 3')), 'HTTPS: the restore matches')
   t.notOk(s3.server.logLines().some((line) => line.level === 'error' || line.level === 'fatal'), 'nothing logged as error')
 })

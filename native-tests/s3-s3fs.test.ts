@@ -5,7 +5,8 @@
 // mtime (kept in x-amz-meta-mode / x-amz-meta-mtime through CopyObject with
 // x-amz-metadata-directive: REPLACE) surviving a remount, 1,100 keys written by another client
 // listed through V1 and V2 pages, a partial overwrite of the large file (UploadPartCopy ranges
-// mixed with UploadPart), rmdir, and unmount.
+// mixed with UploadPart), rmdir, and unmount; then over HTTPS, renames and chmod of keys with
+// spaces, '+', '%' and unicode.
 //
 // Needs root (or a user allowed to mount FUSE), /dev/fuse, s3fs and fusermount3 or fusermount.
 import { createHash, randomBytes } from 'node:crypto'
@@ -14,7 +15,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { tempDir } from './helpers/server.ts'
-import { accessKey, check, haveTool, run, secretKey, sha256, startS3 } from './fixtures/s3-common.ts'
+import { accessKey, check, haveTool, run, secretKey, sha256, startS3, trickyNames } from './fixtures/s3-common.ts'
 
 const fusermount = haveTool('fusermount3') ? 'fusermount3' : haveTool('fusermount') ? 'fusermount' : undefined
 const skip = !haveTool('s3fs') ? 's3fs is not installed (apt-get install s3fs)'
@@ -53,11 +54,11 @@ t.test('s3fs', { skip }, async (t) => {
     }
   }
   t.teardown(unmount)
-  const mount = async (extraOptions: string[]) => {
+  const mount = async (extraOptions: string[], endpoint = s3.httpUrl) => {
     await check(await run('s3fs', [bucket, mountDir, '-o', [
-      `url=${s3.httpUrl}`, 'use_path_request_style', `passwd_file=${passwdFile}`, 'endpoint=us-east-1',
+      `url=${endpoint}`, 'use_path_request_style', `passwd_file=${passwdFile}`, 'endpoint=us-east-1',
       'multipart_size=8', `logfile=${join(work, 's3fs.log')}`, 'dbglevel=info', ...extraOptions,
-    ].join(',')], { env: { HOME: work } }), 's3fs mount')
+    ].join(',')], { env: { HOME: work, CURL_CA_BUNDLE: s3.caPath } }), 's3fs mount')
     for (let waited = 0; !mounted(mountDir); waited += 1) {
       if (waited > 100) throw new Error('s3fs did not mount')
       await new Promise((resolve) => setTimeout(resolve, 50))
@@ -155,6 +156,23 @@ t.test('s3fs', { skip }, async (t) => {
   unlinkSync(join(mountDir, 'big-renamed.bin'))
   for (const name of readdirSync(join(mountDir, 'paged'))) unlinkSync(join(mountDir, 'paged', name))
   t.same(readdirSync(mountDir), [])
+  await unmount()
+
+  // Over HTTPS (the self-signed certificate as curl's CA bundle): keys that trip up signing and
+  // x-amz-copy-source encoding, renamed (CopyObject) and chmod-ed (CopyObject onto itself).
+  await mount([], s3.httpsUrl)
+  for (const name of trickyNames.filter((name) => !name.includes('/'))) {
+    writeFileSync(join(mountDir, name), name)
+    renameSync(join(mountDir, name), join(mountDir, `renamed ${name}`))
+    chmodSync(join(mountDir, `renamed ${name}`), 0o600)
+  }
+  await unmount()
+  await mount([], s3.httpsUrl)
+  for (const name of trickyNames.filter((name) => !name.includes('/'))) {
+    t.equal(readFileSync(join(mountDir, `renamed ${name}`), 'utf8'), name, `HTTPS: renamed ${name}`)
+    t.equal(statSync(join(mountDir, `renamed ${name}`)).mode & 0o7777, 0o600)
+    t.notOk(existsSync(join(mountDir, name)))
+  }
   await unmount()
   t.notOk(mounted(mountDir), 'unmounted')
   const refused = readFileSync(join(work, 's3fs.log'), 'utf8').split('\n').filter((line) => /HTTP response code (?!404)[45]\d\d/.test(line))
