@@ -11,6 +11,7 @@ import { parseServerConfig, serverFlagsHelp } from './config.ts'
 import { rebuildIndexOffline, systemWorld } from './engine.ts'
 import { rotateMasterKeyOffline } from './keys-command.ts'
 import { createLogger, serializeError, type Logger } from './logger.ts'
+import { reexecServerIfNeeded } from './node-flags.ts'
 import { bugExitCode, shutdownHardLimitMs, startServer, type RunningServer } from './server.ts'
 import { isUsageError } from './usage-error.ts'
 import { runVolumeCommand, snapshotHelp, volumeHelp } from './volume-commands.ts'
@@ -248,6 +249,8 @@ async function repairCommand(args: readonly string[], context: CliContext): Prom
 
 /** The process around runCli: real env, stdio, exit, and crash handlers. */
 export async function runMain(args: readonly string[] = process.argv.slice(2)): Promise<void> {
+  // Before anything opens a file or a socket: the server may re-execute itself with its V8 flags.
+  if (args[0] === process.argv[2]) reexecServerIfNeeded(args[0])
   let crashLogger: Logger | undefined
   const crash = (error: unknown): void => {
     const bug = isBug(error)
