@@ -57,22 +57,46 @@ async function readOnce(ctx: FilesContext, fsId: FileSystemId, inode: number, of
   })
   const end = Math.min(sizeBytes, offset + lengthBytes)
   if (end <= offset) return { record, data: Buffer.alloc(0), eof: offset >= sizeBytes }
-  const data = Buffer.alloc(end - offset)
   const storedEnd = Math.min(end, record.sizeBytes)
+  const chunkOf = (extent: Extent): Promise<Buffer> =>
+    ctx.chunks.get(extent.chunkId, signal).catch((error: unknown) => {
+      if (isStoreError(error, 'NOT_FOUND')) throw new StoreError('CHUNK_MISSING', `file ${fsId}/${inode}: a chunk of its data is missing`, { cause: error })
+      throw error
+    })
+  const single = extents.length === 1 ? extents[0] : undefined
+  if (layers.length === 0 && single !== undefined && single.offset <= offset && single.offset + single.lengthBytes >= end && storedEnd === end) {
+    // The whole range inside one extent and nothing buffered: a view of the decoded chunk (shared
+    // with the chunk cache, read-only like every reply payload), no allocation or copy.
+    const chunk = await chunkOf(single)
+    const start = single.offsetInChunk + (offset - single.offset)
+    if (start + (end - offset) > chunk.length) throw new StoreError('IO_ERROR', `extent ${fsId}/${inode}@${single.offset} reaches past its chunk`)
+    return { record, data: chunk.subarray(start, start + (end - offset)), eof: end >= sizeBytes }
+  }
+  // Zero-filled only when something is not written over below: a hole, or bytes past the stored
+  // size that the buffered layers may not all cover.
+  const data = storedEnd === end && coversContiguously(extents, offset, end) ? Buffer.allocUnsafe(end - offset) : Buffer.alloc(end - offset)
   for (const extent of extents) {
     const from = Math.max(offset, extent.offset)
     const to = Math.min(storedEnd, extent.offset + extent.lengthBytes)
     if (to <= from) continue
-    const chunk = await ctx.chunks.get(extent.chunkId, signal).catch((error: unknown) => {
-      if (isStoreError(error, 'NOT_FOUND')) throw new StoreError('CHUNK_MISSING', `file ${fsId}/${inode}: a chunk of its data is missing`, { cause: error })
-      throw error
-    })
+    const chunk = await chunkOf(extent)
     const start = extent.offsetInChunk + (from - extent.offset)
     if (start + (to - from) > chunk.length) throw new StoreError('IO_ERROR', `extent ${fsId}/${inode}@${extent.offset} reaches past its chunk`)
     chunk.copy(data, from - offset, start, start + (to - from))
   }
   for (const layer of layers) layer.overlay(offset, data)
   return { record, data, eof: end >= sizeBytes }
+}
+
+/** Do the extents (in offset order, non-overlapping) cover [from, to) with no gap? */
+function coversContiguously(extents: readonly Extent[], from: number, to: number): boolean {
+  let reached = from
+  for (const extent of extents) {
+    if (extent.offset > reached) return false
+    reached = Math.max(reached, extent.offset + extent.lengthBytes)
+    if (reached >= to) return true
+  }
+  return reached >= to
 }
 
 export async function write(ctx: FilesContext, handle: FileHandle, offset: number, data: Buffer, stability: WriteStability, onAccess: OnAccess, signal?: AbortSignal): Promise<Written> {
