@@ -41,13 +41,17 @@ t.test('12 concurrent uploads: chunk bytes in flight never exceed the budget, bo
   const counter = countInFlight(setup.chunkStore)
   let yieldedBytes = 0
   let unputMaxBytes = 0
+  const sent = new Map<number, ReturnType<typeof createHash>>()
   async function* body(seed: number): AsyncGenerator<Uint8Array> {
     const piece = Buffer.alloc(pieceBytes)
+    const digest = createHash('sha256')
+    sent.set(seed, digest)
     for (let sent = 0; sent < bodyBytes; sent += pieceBytes) {
       // Unique, deterministic bytes (no dedup); the piece is reused, as the S3 edge may.
       for (let at = 0; at < pieceBytes; at += 32) createHash('sha256').update(`${seed}/${sent + at}`).digest().copy(piece, at)
       unputMaxBytes = Math.max(unputMaxBytes, yieldedBytes - counter.putBytes())
       yieldedBytes += pieceBytes
+      digest.update(piece)
       yield piece
     }
   }
@@ -63,6 +67,13 @@ t.test('12 concurrent uploads: chunk bytes in flight never exceed the budget, bo
   // Per body at most: one carry (< maxBytes), the chunks cut from the piece in hand waiting for the
   // budget (<= one piece) and the piece being pushed. Across bodies: that times the uploads.
   const unputBoundBytes = uploads * (chunking.maxBytes + 2 * pieceBytes)
+  // Twelve bodies interleaved through one budget: every object reads back as sent.
+  for (let index = 0; index < uploads; index++) {
+    const got = await objects.getObject({ bucket: 'budget', key: `k${index}`, principal: root, signal })
+    const digest = createHash('sha256')
+    for await (const piece of got.body ?? []) digest.update(piece)
+    t.equal(digest.digest('hex'), sent.get(index)?.digest('hex'), `k${index} reads back as sent`)
+  }
   t.ok(unputMaxBytes <= unputBoundBytes, `bytes yielded but not yet put peaked at ${unputMaxBytes} <= ${unputBoundBytes} (of ${uploads * bodyBytes} in all)`)
 })
 
