@@ -6,14 +6,17 @@ import { objectLimits } from '../lib/index.ts'
 import { decodeKey, prefixEnd, scanAll, type ReadTx, type WriteTx } from '../meta/index.ts'
 import {
   accessKeyKey,
+  bucketEncryptionKey,
   bucketKey,
   bucketSequenceKey,
   decodeBucket,
   decodeSequence,
   encodeBucket,
   encodeSequence,
+  lifecycleKey,
   ownerKey,
   ownerRange,
+  tieringConfigRange,
   uploadSpace,
   versionSpace,
   type BucketRecord,
@@ -95,6 +98,11 @@ export async function deleteBucket(context: ObjectsContext, principal: Principal
     }
     tx.delete(bucketKey(name))
     tx.delete(ownerKey(bucket.owner, name))
+    // The bucket's configurations go with it (keyed by its id, so a new bucket of the same name
+    // never saw them, but they would stay behind). Bucket keys stay: copies elsewhere may use them.
+    tx.delete(lifecycleKey(bucket.id))
+    tx.delete(bucketEncryptionKey(bucket.id))
+    for await (const entry of scanAll(tx, tieringConfigRange(bucket.id))) tx.delete(entry.key)
   })
 }
 

@@ -189,18 +189,20 @@ function send(reply: FastifyReply, response: S3Response, method: string | undefi
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown, state: RequestState, hostId: string, options: S3AppOptions): FastifyReply {
   let s3Error = toS3Error(error, state.resource)
+  // The path only: a query string may be a presigned URL, which is a bearer credential.
+  const target = { method: request.method, path: request.url.split('?', 1)[0] }
   if (s3Error === undefined) {
     if (isBug(error)) {
       request.log.fatal({ err: error }, 'bug in an S3 request handler')
       options.onBug(error)
     } else {
-      request.log.error({ err: error }, 'S3 request failed')
+      request.log.error({ err: error, ...target }, 'S3 request failed')
     }
     s3Error = new S3Error('InternalError', undefined, { cause: error })
   } else if (s3Error.status >= 500) {
-    request.log.error({ err: error, code: s3Error.code }, 'S3 request failed')
+    request.log.error({ err: error, code: s3Error.code, ...target }, 'S3 request failed')
   } else {
-    request.log.debug({ code: s3Error.code, message: s3Error.message }, 'S3 request refused')
+    request.log.debug({ code: s3Error.code, message: s3Error.message, ...target }, 'S3 request refused')
   }
   if (reply.sent || reply.raw.headersSent) {
     // The answer was already on its way (a GET body failed mid-stream): cut the connection so
