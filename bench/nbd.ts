@@ -23,6 +23,7 @@
 // Takes 8-10 minutes with the defaults on the 2-core project machine, ~3 with --quick.
 // Needs fio (with the nbd engine), nbdkit and nbdinfo. Never: a test (timings depend on the
 // machine); leaves a server or its temp directory behind on success, failure or Ctrl-C.
+import { cleanUpOnInterrupt } from './interrupt.ts'
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -172,20 +173,10 @@ async function main(): Promise<void> {
   const options = parseOptions()
   const root = await mkdtemp(join(options.parent, 'cairn-bench-nbd-'))
   const started: ServerProcess[] = []
-  const cleanUp = async (): Promise<void> => {
+  const interrupt = cleanUpOnInterrupt(async () => {
     await Promise.allSettled(started.map((server) => server.stop()))
     await rm(root, { recursive: true, force: true })
-  }
-  // Ctrl-C arrives twice (from the terminal and forwarded by bench/run.ts): clean up once, and
-  // keep the handler so the second signal does not kill the process half-way through.
-  let interrupted = false
-  const onSignal = (): void => {
-    if (interrupted) return
-    interrupted = true
-    void cleanUp().finally(() => process.exit(130))
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  })
   const log = (line: string): void => {
     if (!options.json) console.log(line)
   }
@@ -221,10 +212,9 @@ async function main(): Promise<void> {
     log(`\nload average before ${loadBefore.map((load) => load.toFixed(2)).join(' ')}, after ${loadAfter.map((load) => load.toFixed(2)).join(' ')}; total ${totalSeconds.toFixed(0)} s`)
   } catch (error) {
     // Interrupted: the servers were stopped under the running phase; the signal handler exits.
-    if (interrupted) await new Promise(() => undefined)
-    throw error
+    return await interrupt.rethrow(error)
   } finally {
-    await cleanUp()
+    await interrupt.cleanUp()
   }
 }
 

@@ -19,6 +19,7 @@
 // Needs nfs-ganesha and nfs-ganesha-vfs (Debian; see docs/benchmarks.md) and root (ganesha's
 // VFS backend opens files by handle). Never: a test (timings depend on the machine); leaves a
 // server or its temp directory behind on success, failure or Ctrl-C.
+import { cleanUpOnInterrupt } from './interrupt.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -141,21 +142,11 @@ async function main(): Promise<void> {
   const root = await mkdtemp(join(options.parent, 'cairn-bench-nfs-'))
   const started: ServerProcess[] = []
   const sessions: NfsSession[] = []
-  const cleanUp = async (): Promise<void> => {
+  const interrupt = cleanUpOnInterrupt(async () => {
     await Promise.allSettled(sessions.map((session) => session.close()))
     await Promise.allSettled(started.map((server) => server.stop()))
     await rm(root, { recursive: true, force: true })
-  }
-  // Ctrl-C arrives twice (from the terminal and forwarded by bench/run.ts): clean up once, and
-  // keep the handler so the second signal does not kill the process half-way through.
-  let interrupted = false
-  const onSignal = (): void => {
-    if (interrupted) return
-    interrupted = true
-    void cleanUp().finally(() => process.exit(130))
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  })
   const log = (line: string): void => {
     if (!options.json) console.log(line)
   }
@@ -190,10 +181,9 @@ async function main(): Promise<void> {
     log(`\nload average before ${loadBefore.map((load) => load.toFixed(2)).join(' ')}, after ${loadAfter.map((load) => load.toFixed(2)).join(' ')}; total ${totalSeconds.toFixed(0)} s`)
   } catch (error) {
     // Interrupted: the servers were stopped under the running phase; the signal handler exits.
-    if (interrupted) await new Promise(() => undefined)
-    throw error
+    return await interrupt.rethrow(error)
   } finally {
-    await cleanUp()
+    await interrupt.cleanUp()
   }
 }
 

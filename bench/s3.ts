@@ -28,6 +28,7 @@
 // Needs wrk and fio (Debian packages) and, for RGW, ceph-mon ceph-osd ceph-mgr radosgw ceph-common.
 // Never: a test (timings depend on the machine and whoever shares it); leaves a server or its temp
 // directory behind (on success, failure or Ctrl-C).
+import { cleanUpOnInterrupt } from './interrupt.ts'
 import { mkdtemp, rm, statfs } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -204,19 +205,11 @@ async function main(): Promise<void> {
   }
   const root = await mkdtemp(join(options.parent, 'cairn-bench-s3-'))
   const running = new Set<Target>()
-  // Once, whoever asks first (the end of main, or Ctrl-C while main is still failing its way out).
-  let cleaning: Promise<void> | undefined
-  const cleanUp = (): Promise<void> =>
-    (cleaning ??= (async () => {
-      await stopAll(running).finally(() => running.clear())
-      await stopCephDaemons(root) // daemons of a start interrupted half-way
-      await rm(root, { recursive: true, force: true })
-    })())
-  const interrupted = (): void => {
-    void cleanUp().finally(() => process.exit(130))
-  }
-  process.on('SIGINT', interrupted) // on, not once: Ctrl-C reaches us directly and again through bench/run.ts
-  process.on('SIGTERM', interrupted)
+  const interrupt = cleanUpOnInterrupt(async () => {
+    await stopAll(running).finally(() => running.clear())
+    await stopCephDaemons(root) // daemons of a start interrupted half-way
+    await rm(root, { recursive: true, force: true })
+  })
   const started = new Date()
   const loadBefore = await loadAverage()
   try {
@@ -271,7 +264,7 @@ async function main(): Promise<void> {
     if (options.json) console.log(JSON.stringify(report, null, 2))
     else printReport(report)
   } finally {
-    await cleanUp()
+    await interrupt.cleanUp()
   }
 }
 
