@@ -201,7 +201,7 @@ async function waitForNbd(uri: string, stderr: () => string, isRunning: () => bo
   throw new Error(`nbdkit did not serve ${uri} in time:\n${stderr()}`)
 }
 
-/** A TCP port free right now on 127.0.0.1 (nbdkit has no "port 0, tell me"). */
+/** A TCP port free right now on 127.0.0.1, for servers with no "port 0, tell me" (nbdkit, ceph, ganesha); a race with another binder only makes the start fail. */
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer()

@@ -14,10 +14,10 @@
 // Also: process CPU seconds and memory from /proc, and machine-wide busy CPU from /proc/stat.
 // Never: kill a process it did not start; leave a server running after stop() (stopAll runs
 // every stop even when one fails).
+import { freePort } from './nbd-servers.ts'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { childEnv, startCairn as startCairnServer } from '../native-tests/helpers/server.ts'
@@ -108,19 +108,6 @@ async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<vo
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
   await exited
   clearTimeout(timer)
-}
-
-/** A port free right now on 127.0.0.1 (a race with other binders is possible, and harmless: the start then fails). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolvePort(port))
-    })
-  })
 }
 
 export interface RgwStart {
