@@ -52,10 +52,13 @@ export class UserSecrets {
   }
 
   #currentDomain(): Promise<KeyDomainId> {
-    this.#domain ??= this.#loadOrCreateDomain()
-    this.#domain.catch(() => {
-      this.#domain = undefined // a failed attempt is retried by the next seal
-    })
+    if (this.#domain === undefined) {
+      const loading = this.#loadOrCreateDomain()
+      loading.catch(() => {
+        if (this.#domain === loading) this.#domain = undefined // a failed attempt is retried by the next seal
+      })
+      this.#domain = loading
+    }
     return this.#domain
   }
 
