@@ -58,27 +58,16 @@ export async function flushLocked(ctx: FilesContext, file: ActiveFile, mode: Flu
   const change = file.pendingChange
   const modifyMs = file.pendingModifyMs
   try {
-    for (let attempt = 1; ; attempt += 1) {
-      const tier = await tierOf(ctx, file)
-      if (tier === undefined) return // the file is gone: its bytes go with it
-      // Held until the extents committed, however long storing them took.
-      using hold = ctx.chunkStore.hold()
-      const { chunks, tails } = await storeChunks(ctx, layer, mode, tier, hold, signal)
-      try {
-        await commitChunks(ctx, file, chunks, change, modifyMs)
-      } catch (error) {
-        if (isStoreError(error, 'CHUNK_MISSING') && attempt < 3) {
-          ctx.log('files.flush-retry', { fsId: file.fsId, inode: file.inode, attempt })
-          continue
-        }
-        throw error
-      }
-      // Synchronously with dropping the layer: readers never see a gap.
-      for (const tail of tails) file.dirty.insertUnder(tail.offset, tail.data)
-      if (!file.dirty.isEmpty) file.dirtySinceMs ??= ctx.clock.nowMs()
-      file.keptBytes = mode === 'cut' ? file.dirty.sizeBytes : 0
-      return
-    }
+    const tier = await tierOf(ctx, file)
+    if (tier === undefined) return // the file is gone: its bytes go with it
+    // Held until the extents committed, however long storing them took: GC cannot take them.
+    using hold = ctx.chunkStore.hold()
+    const { chunks, tails } = await storeChunks(ctx, layer, mode, tier, hold, signal)
+    await commitChunks(ctx, file, chunks, change, modifyMs)
+    // Synchronously with dropping the layer: readers never see a gap.
+    for (const tail of tails) file.dirty.insertUnder(tail.offset, tail.data)
+    if (!file.dirty.isEmpty) file.dirtySinceMs ??= ctx.clock.nowMs()
+    file.keptBytes = mode === 'cut' ? file.dirty.sizeBytes : 0
   } catch (error) {
     // A file system deleted meanwhile takes its buffered bytes with it.
     if (ctx.fileSystems.get(file.fsId) === undefined) return
